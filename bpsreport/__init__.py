@@ -1,0 +1,7 @@
+"""Guangdong basic public services equalization report pipeline.
+
+Stages (one module each): ``catalog`` and ``ingest`` read and validate ``data/raw/``;
+``progress`` assesses indicators against targets; ``clean_store`` writes ``data/clean/``.
+"""
+
+__version__ = "0.1.0"

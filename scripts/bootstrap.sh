@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Idempotent setup: virtual environment with the pinned packages, plus a CJK font.
+# Re-running is cheap: the venv is only reinstalled when requirements.lock changes.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+PY="${PYTHON:-python3}"
+
+say() { printf '[setup] %s\n' "$*" >&2; }
+
+# 1. Python virtual environment with the pinned packages.
+if ! "$PY" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' 2>/dev/null; then
+  say "Python 3.11 or newer is needed (found: $("$PY" --version 2>&1)). Install it, or set PYTHON=/path/to/python3.11."
+  exit 3
+fi
+stamp=.venv/.lock-sha256
+want="$(sha256sum requirements.lock pyproject.toml | sha256sum | cut -d' ' -f1)"
+if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  say "creating .venv and installing the pinned packages (requirements.lock)"
+  [ -x .venv/bin/python ] || "$PY" -m venv .venv
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+  echo "$want" > "$stamp"
+fi
+
+# 2. A CJK font for charts and PDFs.
+has_cjk_font() { fc-list :lang=zh family 2>/dev/null | grep -qiE 'CJK|Song|Hei|Kai|Fang|Ming|WenQuanYi|Source Han'; }
+if ! has_cjk_font; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing the CJK font package fonts-noto-cjk (Debian)"
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk fontconfig >/dev/null
+  fi
+fi
+if ! has_cjk_font; then
+  say "No Chinese (CJK) font was found, so Chinese text in charts and PDFs cannot be drawn."
+  say "Install one and re-run: on Debian/Ubuntu 'sudo apt-get install fonts-noto-cjk';"
+  say "elsewhere install 'Noto Serif CJK SC' and 'Noto Sans CJK SC' (https://github.com/notofonts/noto-cjk)."
+  exit 4
+fi
