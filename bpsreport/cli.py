@@ -1,0 +1,78 @@
+"""Command line: ``python pipeline.py <command>``. Exit codes are listed in the README."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+from .build import build_clean, require_edition
+from .errors import InputValidationError, PipelineError
+from .paths import ProjectPaths
+
+EXIT_OK, EXIT_UNEXPECTED, EXIT_INPUT, EXIT_SETUP = 0, 1, 2, 3
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pipeline.py",
+        description="Build the Guangdong basic public services equalization report "
+                    "(广东省基本公共服务均等化工作总结) from the department data in data/raw/.")
+    parser.add_argument("--root", type=Path, default=Path(__file__).resolve().parent.parent,
+                        help="project folder (default: this checkout)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    build = sub.add_parser("build", help="validate the raw data and build one edition",
+                           description="Validate every file in data/raw/, write data/clean/, "
+                                       "and build the edition of the given year.")
+    build.add_argument("--year", type=int, default=2017, help="the summary year of the edition (default 2017)")
+    build.add_argument("--unit", default=None, help="report unit id (default: the province)")
+    sub.add_parser("validate", help="only check data/raw/ and list every problem; writes nothing")
+    return parser
+
+
+def _print_problems(console: Console, err: InputValidationError) -> None:
+    from rich.table import Table
+    table = Table(title=f"{len(err.problems)} problem(s) in the input data · 输入数据问题",
+                  title_justify="left", show_lines=False)
+    for col in ("file 文件", "sheet 工作表", "row 行", "column 列", "found 实际值", "expected 应为"):
+        table.add_column(col, overflow="fold")
+    for p in err.problems:
+        table.add_row(p.file, p.sheet or "—", "—" if p.row is None else str(p.row),
+                      p.column or "—", "—" if p.found is None else repr(p.found), p.expected)
+    console.print(table)
+    console.print("Nothing was written to data/clean/. Fix the files above and run the build again.\n"
+                  "未写入任何清洗数据。请修改上述文件后重新运行。")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    out, err_console = Console(), Console(stderr=True)
+    paths = ProjectPaths.at(args.root)
+    try:
+        if args.command == "validate":
+            from .catalog import load_catalog
+            from .ingest import ingest_all
+            catalog = load_catalog(paths.raw, root=paths.root)
+            editions = ingest_all(paths.raw, catalog, root=paths.root)
+            out.print(f"All raw files are valid: {len(editions)} unit-years checked.")
+            return EXIT_OK
+        if args.command == "build":
+            from .summary import print_summary
+            result = build_clean(paths)
+            unit_id = args.unit or result.catalog.default_unit
+            require_edition(result, unit_id, args.year, paths)
+            print_summary(result, unit_id, [args.year, args.year + 1], console=out)
+            return EXIT_OK
+    except InputValidationError as exc:
+        _print_problems(err_console, exc)
+        return exc.exit_code
+    except PipelineError as exc:
+        err_console.print(f"[bold red]Error:[/] {exc}")
+        return exc.exit_code
+    return EXIT_UNEXPECTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())
