@@ -48,7 +48,10 @@ def _print_problems(console: Console, err: InputValidationError) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    out, err_console = Console(), Console(stderr=True)
+    # In a log or pipe there is no terminal width to respect: use a wide table so that
+    # file names and expectations are never folded or cut.
+    out = Console() if Console().is_terminal else Console(width=200)
+    err_console = Console(stderr=True) if Console(stderr=True).is_terminal else Console(stderr=True, width=200)
     paths = ProjectPaths.at(args.root)
     try:
         if args.command == "validate":

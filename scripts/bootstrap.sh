@@ -16,11 +16,15 @@ fi
 stamp=.venv/.lock-sha256
 want="$(sha256sum requirements.lock pyproject.toml | sha256sum | cut -d' ' -f1)"
 if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  say "creating .venv and installing the pinned packages (requirements.lock)"
+  say "creating .venv and installing the pinned packages (requirements.lock); log: .venv/install.log"
   [ -x .venv/bin/python ] || "$PY" -m venv .venv
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+  pipi() { .venv/bin/python -m pip install --disable-pip-version-check "$@" >>.venv/install.log 2>&1; }
+  if ! { pipi --upgrade pip && pipi -r requirements.lock && pipi --no-deps -e .; }; then
+    tail -n 30 .venv/install.log >&2
+    say "Installing the Python packages failed (full log: .venv/install.log)."
+    say "The package index must be reachable (pip config or PIP_INDEX_URL)."
+    exit 3
+  fi
   echo "$want" > "$stamp"
 fi
 
