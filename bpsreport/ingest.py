@@ -1,0 +1,623 @@
+"""Validating raw submissions against the catalog (the ingest stage).
+
+Reads ``data/raw/observations/<unit_id>/<year>/<domain_id>.(csv|xlsx)`` and
+``data/raw/tasks/<unit_id>/<year>/tasks.csv`` (layout and rules: ``docs/data-model.md``),
+checks every cell, and returns clean DataFrames. Every problem in every file is collected
+and raised together as one :class:`~bpsreport.errors.InputValidationError`, each naming
+the file, sheet, row, column, the value found and what was expected. Raw files are only
+read, never written.
+
+Examples
+--------
+>>> from bpsreport.catalog import load_catalog
+>>> cat = load_catalog(Path("data/raw"))                                   # doctest: +SKIP
+>>> editions = ingest_all(Path("data/raw"), cat, root=Path("."))           # doctest: +SKIP
+>>> editions[("gd-province", 2017)].observations.head()                    # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+import pandas as pd
+
+from .catalog import Catalog, split_list
+from .errors import InputValidationError, ProblemCollector
+from .readers import RawTable, normalise_number, read_table, shown_path
+
+OBSERVATION_COLUMNS = [
+    "unit_id", "year", "domain_id", "indicator_id", "measure", "target_type", "value",
+    "unit", "source", "derived", "formula", "note", "source_file", "source_sheet",
+    "source_row",
+]
+TASK_COLUMNS = [
+    "task_no", "domain_id", "title_zh", "title_en", "summary_zh", "summary_en",
+    "departments", "indicators", "source",
+]
+REQUIRED_OBSERVATION_COLUMNS = ("indicator_id", "year", "measure", "value", "unit", "source")
+MEASURES = ("actual", "target", "completion_rate")
+TARGET_TYPES = ("count", "min", "max")
+# A stated completion rate may well exceed 100% (城镇新增就业 135.4%), but not tenfold.
+COMPLETION_RATE_BOUND = 1000.0
+SUBMISSION_SUFFIXES = (".csv", ".xlsx")
+TASKS_FILE = "tasks.csv"
+CROSS_CUTTING = "cross_cutting"
+
+_YES = frozenset({"yes", "y", "true", "是"})
+_NO = frozenset({"no", "n", "false", "否", ""})
+
+# How a column is described to the person filling in the form.
+_COLUMN_WORDS = {
+    "indicator_id": "indicator_id (指标编码)",
+    "year": "year (年份)",
+    "measure": "measure (类型): actual, target or completion_rate",
+    "value": "value (数值)",
+    "unit": "unit (单位)",
+    "source": "source (来源): document and section",
+}
+_SOURCE_EXAMPLE = "粤财办〔2018〕6号 一(二)8(1)"
+_CJK = re.compile(r"[\u3400-\u9fff]")
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """One raw file that went into an edition, for the clean-data manifest."""
+
+    path: str
+    sha256: str
+    rows: int
+
+
+@dataclass
+class IngestResult:
+    """The validated content of one report unit and year."""
+
+    observations: pd.DataFrame
+    tasks: pd.DataFrame | None
+    inputs: list[InputFile] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Cell:
+    """Where a value sits, so a check can report it in one call."""
+
+    table: RawTable
+    row: int
+
+    def report(self, problems: ProblemCollector, column: str, found: object, expected: str) -> None:
+        problems.add(self.table.shown, expected, sheet=self.table.sheet, row=self.row,
+                     column=column, found=found)
+
+    def place(self) -> str:
+        sheet = f", sheet {self.table.sheet}" if self.table.sheet else ""
+        return f"{self.table.shown}{sheet}, row {self.row}"
+
+
+# --- editions --------------------------------------------------------------------------
+
+def discover_editions(raw_dir: Path) -> list[tuple[str, int]]:
+    """Every (unit_id, year) that has an observations or a tasks folder, sorted.
+
+    Folders whose name is not a 4-digit year are left out here; :func:`ingest_all`
+    reports them.
+
+    Examples
+    --------
+    >>> discover_editions(Path("data/raw"))                   # doctest: +SKIP
+    [('gd-province', 2017), ('gd-province', 2018)]
+    """
+    raw_dir = Path(raw_dir)
+    return _scan_editions(raw_dir, raw_dir, ProblemCollector())
+
+
+def ingest_all(raw_dir: Path, catalog: Catalog, *,
+               root: Path) -> dict[tuple[str, int], IngestResult]:
+    """Validate every edition under ``raw_dir``.
+
+    Parameters
+    ----------
+    raw_dir
+        The ``data/raw`` folder.
+    catalog
+        The loaded catalog (:func:`bpsreport.catalog.load_catalog`).
+    root
+        The project root; paths in messages are shown relative to it.
+
+    Returns
+    -------
+    dict
+        ``(unit_id, year)`` → :class:`IngestResult`, in sorted order.
+
+    Raises
+    ------
+    InputValidationError
+        Once, listing every problem of every file of every edition.
+    """
+    raw_dir, root = Path(raw_dir), Path(root)
+    problems = ProblemCollector()
+    editions = _scan_editions(raw_dir, root, problems)
+    for unit_id in sorted({unit_id for unit_id, _ in editions}):
+        _check_unit_folders(raw_dir, catalog, unit_id, root, problems)
+    results = {
+        (unit_id, year): _ingest_edition(raw_dir, catalog, unit_id, year, root, problems)
+        for unit_id, year in editions
+    }
+    problems.raise_if_any()
+    return results
+
+
+def ingest_edition(raw_dir: Path, catalog: Catalog, unit_id: str, year: int, *,
+                   root: Path) -> IngestResult:
+    """Validate the observations and the task list of one report unit and year.
+
+    Parameters
+    ----------
+    raw_dir
+        The ``data/raw`` folder.
+    catalog
+        The loaded catalog.
+    unit_id, year
+        The edition: files are read from ``observations/<unit_id>/<year>/`` and
+        ``tasks/<unit_id>/<year>/tasks.csv``. Either folder may be absent.
+    root
+        The project root; paths in messages are shown relative to it.
+
+    Raises
+    ------
+    InputValidationError
+        With every problem found in the edition's files.
+    """
+    problems = ProblemCollector()
+    _check_unit_folders(Path(raw_dir), catalog, unit_id, Path(root), problems)
+    result = _ingest_edition(Path(raw_dir), catalog, unit_id, int(year), Path(root), problems)
+    problems.raise_if_any()
+    return result
+
+
+def _scan_editions(raw_dir: Path, root: Path, problems: ProblemCollector) -> list[tuple[str, int]]:
+    """Editions found in the folder layout; stray files and bad year folders are problems."""
+    editions: set[tuple[str, int]] = set()
+    for kind in ("observations", "tasks"):
+        base = raw_dir / kind
+        if not base.is_dir():
+            continue
+        for unit_dir in _visible(base):
+            if not unit_dir.is_dir():
+                problems.add(shown_path(unit_dir, root), "only one folder per report unit "
+                             f"in {kind}/ (e.g. {kind}/gd-province/2017/)", found=unit_dir.name)
+                continue
+            for year_dir in _visible(unit_dir):
+                if year_dir.is_dir() and re.fullmatch(r"\d{4}", year_dir.name):
+                    editions.add((unit_dir.name, int(year_dir.name)))
+                else:
+                    problems.add(shown_path(year_dir, root), "a folder named after a 4-digit "
+                                 f"year, e.g. {kind}/{unit_dir.name}/2017/", found=year_dir.name)
+    return sorted(editions)
+
+
+def _check_unit_folders(raw_dir: Path, catalog: Catalog, unit_id: str, root: Path,
+                        problems: ProblemCollector) -> None:
+    """A unit folder must be named after a catalog report unit (reported once per folder)."""
+    if unit_id in catalog.report_units.index:
+        return
+    for kind in ("observations", "tasks"):
+        folder = raw_dir / kind / unit_id
+        if folder.is_dir():
+            problems.add(shown_path(folder, root), "a folder named after a report unit "
+                         "listed in catalog/report_units.csv ("
+                         + ", ".join(catalog.report_units.index) + ")", found=unit_id)
+
+
+def _visible(folder: Path) -> list[Path]:
+    # Hidden files (.gitkeep, .DS_Store), Excel's lock files (~$name.xlsx, present while
+    # a workbook is open) and README notes (a data log) are not submissions.
+    return sorted(p for p in folder.iterdir()
+                  if not p.name.startswith((".", "~$")) and p.stem.upper() != "README")
+
+
+def _ingest_edition(raw_dir: Path, catalog: Catalog, unit_id: str, year: int, root: Path,
+                    problems: ProblemCollector) -> IngestResult:
+    obs_dir = raw_dir / "observations" / unit_id / str(year)
+    task_dir = raw_dir / "tasks" / unit_id / str(year)
+    obs_files = []
+    for path in (_visible(obs_dir) if obs_dir.is_dir() else []):
+        if path.is_dir():
+            problems.add(shown_path(path, root), "only domain files (<domain_id>.csv or "
+                         ".xlsx) in this folder, no subfolders", found=path.name)
+        else:
+            obs_files.append(path)
+    observations = ingest_observations(obs_files, catalog, unit_id=unit_id, year=year,
+                                       root=root, problems=problems)
+
+    tasks, task_path = None, task_dir / TASKS_FILE
+    if task_dir.is_dir():
+        for path in _visible(task_dir):
+            if path.name != TASKS_FILE:
+                problems.add(shown_path(path, root), f"only the file {TASKS_FILE} in this folder",
+                             found=path.name)
+        if task_path.is_file():
+            tasks = ingest_tasks(task_path, catalog, unit_id=unit_id, year=year, root=root,
+                                 problems=problems)
+        else:
+            problems.add(shown_path(task_dir, root), f"a file {TASKS_FILE} with the task list "
+                         f"for {year}", found="(missing)")
+
+    inputs = [InputFile(shown_path(p, root), _sha256(p),
+                        int((observations["source_file"] == shown_path(p, root)).sum()))
+              for p in obs_files]
+    if tasks is not None:
+        inputs.append(InputFile(shown_path(task_path, root), _sha256(task_path), len(tasks)))
+    return IngestResult(observations=observations, tasks=tasks, inputs=inputs)
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _read(path: Path, root: Path, problems: ProblemCollector) -> RawTable | None:
+    """read_table, with its problems added to the shared collector."""
+    try:
+        return read_table(path, root=root)
+    except InputValidationError as exc:
+        problems.problems.extend(exc.problems)
+        return None
+
+
+def _require_columns(table: RawTable, required: Iterable[str], problems: ProblemCollector) -> bool:
+    present = list(table.frame.columns)
+    ok = True
+    for column in required:
+        if column not in present:
+            ok = False
+            problems.add(table.shown, f"a column headed {_COLUMN_WORDS.get(column, column)}; "
+                         "the header row has: " + ", ".join(present), sheet=table.sheet,
+                         row=table.header_row, column=column, found="(missing)")
+    return ok
+
+
+# --- observations ----------------------------------------------------------------------
+
+def ingest_observations(files: Iterable[Path], catalog: Catalog, *, unit_id: str, year: int,
+                        root: Path, problems: ProblemCollector) -> pd.DataFrame:
+    """Validate the observation files of one unit and year.
+
+    Parameters
+    ----------
+    files
+        ``<domain_id>.csv`` or ``<domain_id>.xlsx`` files of one
+        ``observations/<unit_id>/<year>/`` folder.
+    catalog
+        The loaded catalog.
+    unit_id, year
+        The edition the files belong to (from the folder names).
+    root
+        The project root; paths in messages are shown relative to it.
+    problems
+        Every problem found is added here; nothing is raised.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The valid rows, with columns :data:`OBSERVATION_COLUMNS`, sorted by domain order,
+        indicator and measure (actual, target, completion_rate). ``value`` is float,
+        ``derived`` bool, ``source_sheet`` empty for CSV files.
+    """
+    records: list[dict] = []
+    seen_rows: dict[tuple[str, int, str], _Cell] = {}
+    seen_domains: dict[str, str] = {}
+    for path in sorted(Path(f) for f in files):
+        shown = shown_path(path, root)
+        domain_id = path.stem
+        if domain_id not in catalog.domains.index:
+            problems.add(shown, "a file named after a domain id, e.g. employment_security.csv ("
+                         + ", ".join(catalog.domains.index) + ")", found=path.name)
+            continue
+        if domain_id in seen_domains:
+            problems.add(shown, f"one file per domain; {seen_domains[domain_id]} already holds "
+                         f"the {domain_id} figures", found=path.name)
+        seen_domains.setdefault(domain_id, shown)
+        table = _read(path, root, problems)
+        if table is None or not _require_columns(table, REQUIRED_OBSERVATION_COLUMNS, problems):
+            continue
+        folder = shown_path(path.parent, root)
+        for i, cells in enumerate(table.frame.to_dict("records")):
+            where = _Cell(table, table.rows[i])
+            record = _observation_row(cells, where, catalog, domain_id, year, folder, problems)
+            if record is None:
+                continue
+            key = (record["indicator_id"], record["year"], record["measure"])
+            if key in seen_rows:
+                where.report(problems, "indicator_id", " / ".join(map(str, key)),
+                             f"one {key[2]} row per indicator and year; this one is already "
+                             f"given at {seen_rows[key].place()}")
+                continue
+            seen_rows[key] = where
+            if record.pop("_valid"):
+                records.append({"unit_id": unit_id, "domain_id": domain_id, **record,
+                                "source_file": table.shown, "source_sheet": table.sheet or "",
+                                "source_row": where.row})
+    return _observation_frame(records, catalog)
+
+
+def _observation_row(cells: dict[str, str], where: _Cell, catalog: Catalog, domain_id: str,
+                     year: int, folder: str, problems: ProblemCollector) -> dict | None:
+    """Check one row. ``None`` when the row cannot even be keyed for duplicate checks;
+    otherwise the record with ``_valid`` telling whether every cell passed."""
+    before = len(problems.problems)
+    indicator = _check_indicator(cells["indicator_id"], where, catalog, domain_id, problems)
+    row_year = _check_year(cells["year"], where, year, folder, problems)
+    measure = _check_measure(cells["measure"], where, problems)
+    keyed = len(problems.problems) == before
+
+    unit = _check_unit(cells["unit"], where, catalog, indicator, measure, problems)
+    target_type = _check_target_type(cells.get("target_type", ""), where, catalog, indicator,
+                                     measure, problems)
+    value = _check_value(cells["value"], where, catalog, indicator, measure, problems)
+    source = cells["source"]
+    if not source:
+        where.report(problems, "source", source, "the document and section the figure comes "
+                     f"from, e.g. {_SOURCE_EXAMPLE}")
+    derived = _check_derived(cells.get("derived", ""), cells.get("formula", ""), where, problems)
+    if not keyed:
+        return None
+    return {"year": row_year, "indicator_id": indicator, "measure": measure,
+            "target_type": target_type, "value": value, "unit": unit, "source": source,
+            "derived": derived, "formula": cells.get("formula", ""),
+            "note": cells.get("note", ""), "_valid": len(problems.problems) == before}
+
+
+def _indicator_label(catalog: Catalog, indicator_id: str) -> str:
+    return f"{catalog.indicators.at[indicator_id, 'name_zh']} ({indicator_id})"
+
+
+def _domain_label(catalog: Catalog, domain_id: str) -> str:
+    return f"{catalog.domains.at[domain_id, 'name_zh']} ({domain_id})"
+
+
+def _check_indicator(text, where, catalog, domain_id, problems) -> str | None:
+    """The indicator id when it is in the catalog and in the file's domain."""
+    in_domain = list(catalog.indicators.index[catalog.indicators["domain_id"] == domain_id])
+    listing = ", ".join(in_domain[:8]) + (", ..." if len(in_domain) > 8 else "")
+    if text not in catalog.indicators.index:
+        where.report(problems, "indicator_id", text, "an indicator id that the catalog lists "
+                     f"for {_domain_label(catalog, domain_id)}: {listing or '(none yet)'}")
+        return None
+    owner = catalog.indicators.at[text, "domain_id"]
+    if owner != domain_id:
+        where.report(problems, "indicator_id", text, "an indicator of "
+                     f"{_domain_label(catalog, domain_id)}, the domain this file is for; "
+                     f"{text} belongs to {_domain_label(catalog, owner)}, so it goes in "
+                     f"{owner}.csv")
+        return None
+    return text
+
+
+def _check_year(text, where, year, folder, problems) -> int | None:
+    text = unicodedata.normalize("NFKC", text).strip()
+    if re.fullmatch(r"\d{4}", text) and int(text) == year:
+        return year
+    where.report(problems, "year", text, f"{year}, the year of the folder {folder}")
+    return None
+
+
+def _check_measure(text, where, problems) -> str | None:
+    measure = text.strip().lower()
+    if measure in MEASURES:
+        return measure
+    where.report(problems, "measure", text, "one of actual (实际值), target (目标值) or "
+                 "completion_rate (完成率, a rate the source states)")
+    return None
+
+
+def _expected_unit(catalog, indicator, measure) -> str | None:
+    if measure == "completion_rate":
+        return "%"
+    if indicator is None:
+        return None
+    return str(catalog.indicators.at[indicator, "unit"])
+
+
+def _check_unit(text, where, catalog, indicator, measure, problems) -> str:
+    expected = _expected_unit(catalog, indicator, measure)
+    if expected is None or measure is None:
+        return text  # the indicator or measure is already reported; nothing to compare with
+    if unicodedata.normalize("NFKC", text).strip() != unicodedata.normalize("NFKC", expected):
+        if measure == "completion_rate":
+            words = "% (a completion rate is always a percentage)"
+        else:
+            words = (f"the unit {expected} that the catalog gives for "
+                     f"{_indicator_label(catalog, indicator)}")
+        where.report(problems, "unit", text, words)
+    return expected
+
+
+def _check_target_type(text, where, catalog, indicator, measure, problems) -> str:
+    target_type = text.strip().lower()
+    if measure is None:
+        return target_type
+    if measure != "target":
+        if target_type:
+            where.report(problems, "target_type", text, "an empty cell: target_type is only "
+                         "filled in on target rows")
+        return ""
+    if target_type not in TARGET_TYPES:
+        where.report(problems, "target_type", text, "count (assessed by the completion rate), "
+                     "min (at least this value) or max (at most this value)")
+        return target_type
+    if indicator is not None:
+        direction = catalog.indicators.at[indicator, "direction"]
+        label = _indicator_label(catalog, indicator)
+        if direction == "lower" and target_type != "max":
+            where.report(problems, "target_type", text, f"max, because a lower {label} is "
+                         "better (min and count are for indicators where higher is better)")
+        elif direction == "higher" and target_type == "max":
+            where.report(problems, "target_type", text, f"min or count, because a higher "
+                         f"{label} is better (max is for indicators where lower is better)")
+    return target_type
+
+
+def _check_value(text, where, catalog, indicator, measure, problems) -> float | None:
+    unit = _expected_unit(catalog, indicator, measure)
+    in_unit = f" in {unit}" if unit else ""
+    try:
+        value = normalise_number(text)
+    except ValueError:
+        where.report(problems, "value", text, f"a number{in_unit}, digits only (e.g. 148.9)")
+        return None
+    if unicodedata.normalize("NFKC", text).strip().endswith("%") and unit not in (None, "%"):
+        where.report(problems, "value", text, f"a number in {unit} without a percent sign")
+        return value
+    if unit is None:
+        return value  # bounds depend on the indicator and measure, already reported
+    if measure == "completion_rate":
+        upper = COMPLETION_RATE_BOUND
+    else:
+        upper = catalog.upper_bound(indicator)
+    if value < 0 or (upper is not None and value > upper):
+        where.report(problems, "value", text, _range_words(catalog, indicator, measure, upper))
+    return value
+
+
+def _range_words(catalog, indicator, measure, upper) -> str:
+    label = _indicator_label(catalog, indicator)
+    unit = _expected_unit(catalog, indicator, measure)
+    if measure == "completion_rate":
+        return f"a completion rate from 0 to {upper:g}% for {label}"
+    if upper is None:
+        return f"a value of 0 or more (in {unit}) for {label}"
+    if pd.isna(catalog.indicators.at[indicator, "max_value"]):
+        return f"a percentage from 0 to {upper:g} for {label}"
+    space = "" if unit == "%" else " "
+    return (f"a value from 0 to {upper:g}{space}{unit} for {label} (the max_value the "
+            "catalog gives for it)")
+
+
+def _check_derived(text, formula, where, problems) -> bool:
+    flag = text.strip().lower()
+    if flag not in _YES | _NO:
+        where.report(problems, "derived", text, "yes (是) when the value was computed rather "
+                     "than stated, otherwise no (否) or empty")
+        return False
+    derived = flag in _YES
+    if derived and not formula.strip():
+        where.report(problems, "formula", formula, "how the value was computed, because "
+                     "derived is yes (e.g. 148.9 ÷ 135.4% (stated completion rate))")
+    return derived
+
+
+def _observation_frame(records: list[dict], catalog: Catalog) -> pd.DataFrame:
+    frame = pd.DataFrame.from_records(records, columns=OBSERVATION_COLUMNS)
+    frame = frame.astype({"year": "int64", "value": "float64", "derived": "bool",
+                          "source_row": "int64"})
+    order = catalog.domains["order"].to_dict()
+    frame = frame.assign(_domain=frame["domain_id"].map(order),
+                         _measure=frame["measure"].map(MEASURES.index))
+    frame = frame.sort_values(["_domain", "indicator_id", "_measure"], kind="stable")
+    return frame.drop(columns=["_domain", "_measure"]).reset_index(drop=True)
+
+
+# --- tasks -----------------------------------------------------------------------------
+
+def ingest_tasks(path: Path, catalog: Catalog, *, unit_id: str, year: int, root: Path,
+                 problems: ProblemCollector) -> pd.DataFrame:
+    """Validate the key task list of one unit and year.
+
+    Parameters
+    ----------
+    path
+        ``tasks/<unit_id>/<year>/tasks.csv``.
+    catalog
+        The loaded catalog.
+    unit_id, year
+        The edition (from the folder names).
+    root
+        The project root; paths in messages are shown relative to it.
+    problems
+        Every problem found is added here; nothing is raised.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`TASK_COLUMNS`, sorted by ``task_no`` (int). ``departments`` and
+        ``indicators`` stay ``;``-separated id lists.
+    """
+    table = _read(Path(path), root, problems)
+    if table is None or not _require_columns(table, TASK_COLUMNS, problems):
+        return pd.DataFrame(columns=TASK_COLUMNS)
+    records, numbers = [], {}
+    for i, cells in enumerate(table.frame.to_dict("records")):
+        where = _Cell(table, table.rows[i])
+        before = len(problems.problems)
+        task_no = _check_task_no(cells["task_no"], where, numbers, problems)
+        record = {"task_no": task_no,
+                  "domain_id": _check_task_domain(cells["domain_id"], where, catalog, problems),
+                  **_check_texts(cells, where, problems),
+                  "departments": _check_ids(cells, "departments", where,
+                                            catalog.departments.index, "department", problems),
+                  "indicators": _check_ids(cells, "indicators", where,
+                                           catalog.indicators.index, "indicator", problems)}
+        if len(problems.problems) == before:
+            records.append(record)
+    _check_task_sequence(numbers, len(table.frame), table, problems)
+    frame = pd.DataFrame.from_records(records, columns=TASK_COLUMNS).astype({"task_no": "int64"})
+    return frame.sort_values("task_no").reset_index(drop=True)
+
+
+def _check_task_no(text, where, numbers: dict[int, int], problems) -> int | None:
+    text = unicodedata.normalize("NFKC", text).strip()
+    if not re.fullmatch(r"\d+", text) or int(text) < 1:
+        where.report(problems, "task_no", text, "a whole number from 1 (the task's number)")
+        return None
+    number = int(text)
+    if number in numbers:
+        where.report(problems, "task_no", text, f"a task number not used before (row "
+                     f"{numbers[number]} already has task {number})")
+        return None
+    numbers[number] = where.row
+    return number
+
+
+def _check_task_sequence(numbers: dict[int, int], n_rows: int, table: RawTable, problems) -> None:
+    """Task numbers run 1..N without gaps (N = number of task rows)."""
+    missing = sorted(set(range(1, n_rows + 1)) - set(numbers))
+    if missing:
+        problems.add(table.shown, f"task numbers 1 to {n_rows} without gaps, one per row",
+                     sheet=table.sheet, column="task_no",
+                     found="no task " + ", ".join(map(str, missing)))
+
+
+def _check_task_domain(text, where, catalog, problems) -> str:
+    domains = [d for d in catalog.domains.index if d != CROSS_CUTTING]
+    if text not in domains:
+        where.report(problems, "domain_id", text, "one of the ten domain ids: "
+                     + ", ".join(domains))
+    return text
+
+
+def _check_texts(cells, where, problems) -> dict[str, str]:
+    texts = {}
+    for column in ("title_zh", "title_en", "summary_zh", "summary_en", "source"):
+        text = cells[column]
+        if not text:
+            where.report(problems, column, text, "text (this column is required)")
+        elif column.endswith("_zh") and not _CJK.search(text):
+            # Catches the Chinese and English columns being swapped.
+            where.report(problems, column, text, "Chinese text (this is the 中文 column)")
+        texts[column] = text
+    return texts
+
+
+def _check_ids(cells, column, where, known, what, problems) -> str:
+    ids = split_list(cells[column])
+    if column == "departments" and not ids:
+        where.report(problems, column, cells[column], "at least one responsible department id "
+                     "(from catalog/departments.csv), separated by ;")
+    for item in ids:
+        if item not in known:
+            where.report(problems, column, item, f"a {what} id from the catalog")
+    return ";".join(ids)
