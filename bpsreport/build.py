@@ -6,12 +6,13 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from . import clean_store
+from . import __version__, clean_store
 from .catalog import Catalog, load_catalog
 from .errors import PipelineError
 from .ingest import ingest_all
@@ -25,11 +26,19 @@ class NoSuchEdition(PipelineError):
 
 @dataclass
 class CleanEdition:
+    """One unit-year of clean data; its tables are read from disk on first use."""
+
     unit_id: str
     year: int
     folder: Path
     rewritten: bool
-    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    _tables: dict[str, pd.DataFrame] | None = field(default=None, repr=False)
+
+    @property
+    def tables(self) -> dict[str, pd.DataFrame]:
+        if self._tables is None:
+            self._tables = {p.stem: pd.read_parquet(p) for p in sorted(self.folder.glob("*.parquet"))}
+        return self._tables
 
 
 @dataclass
@@ -48,13 +57,46 @@ def _dependency_hash(paths: ProjectPaths) -> str:
     return digest.hexdigest()
 
 
+STATE_FILE = "build-state.json"
+
+
+def _raw_state(paths: ProjectPaths) -> dict:
+    """Fingerprint of everything the clean data is made from: raw files, rules, code version."""
+    files = sorted(p for p in paths.raw.rglob("*") if p.is_file())
+    return {
+        "pipeline_version": __version__,
+        "status_rules": clean_store.sha256_of(paths.config / "status.yml"),
+        "raw": {paths.shown(p): clean_store.sha256_of(p) for p in files},
+    }
+
+
+def _unchanged_since_last_build(paths: ProjectPaths, state: dict) -> dict[tuple[str, int], Path] | None:
+    """The clean editions on disk when they were built from exactly this raw state."""
+    try:
+        saved = json.loads((paths.clean / STATE_FILE).read_text(encoding="utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+    if saved.get("state") != state:
+        return None
+    editions = {(e["unit_id"], int(e["year"])): paths.clean / e["unit_id"] / str(e["year"])
+                for e in saved.get("editions", [])}
+    return editions if all(f.is_dir() for f in editions.values()) else None
+
+
 def build_clean(paths: ProjectPaths) -> CleanResult:
     """Validate every raw file, then (re)write each clean set whose inputs changed.
 
     Nothing is written unless *all* raw files are valid, so a bad submission never leaves
-    a mixture of old and new clean data behind.
+    a mixture of old and new clean data behind. When no raw file, rule or code version
+    changed since the last successful build, validation is skipped altogether.
     """
     catalog = load_catalog(paths.raw, root=paths.root)
+    state = _raw_state(paths)
+    unchanged = _unchanged_since_last_build(paths, state)
+    if unchanged is not None:
+        return CleanResult(catalog, {key: CleanEdition(*key, folder, rewritten=False)
+                                     for key, folder in unchanged.items()})
+
     ingested = ingest_all(paths.raw, catalog, root=paths.root)
     rules = StatusRules.from_config(paths.config / "status.yml")
     dep_hash = _dependency_hash(paths)
@@ -64,8 +106,7 @@ def build_clean(paths: ProjectPaths) -> CleanResult:
         folder = paths.clean / unit_id / str(year)
         inputs = [{"path": i.path, "sha256": i.sha256, "rows": i.rows} for i in result.inputs]
         if clean_store.is_current(folder, inputs, dep_hash):
-            editions[(unit_id, year)] = CleanEdition(unit_id, year, folder, rewritten=False,
-                                                     tables=clean_store.load_edition(paths.clean, unit_id, year))
+            editions[(unit_id, year)] = CleanEdition(unit_id, year, folder, rewritten=False)
             continue
         tables = {
             "observations": result.observations,
@@ -74,8 +115,13 @@ def build_clean(paths: ProjectPaths) -> CleanResult:
         }
         folder = clean_store.write_edition(paths.clean, unit_id, year, tables, inputs, config_hash=dep_hash)
         editions[(unit_id, year)] = CleanEdition(unit_id, year, folder, rewritten=True,
-                                                 tables={k: v for k, v in tables.items() if v is not None})
+                                                 _tables={k: v for k, v in tables.items() if v is not None})
     clean_store.write_catalog(paths.clean, catalog)
+    # Written last: it only vouches for clean data that is completely in place.
+    clean_store.write_json_atomic(paths.clean / STATE_FILE, {
+        "state": state,
+        "editions": [{"unit_id": u, "year": y} for (u, y) in sorted(editions)],
+    })
     return CleanResult(catalog, editions)
 
 

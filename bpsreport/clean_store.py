@@ -63,6 +63,15 @@ def _replace_folder(target: Path, fill) -> None:
         raise
 
 
+def write_json_atomic(path: Path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, ensure_ascii=False, indent=2, sort_keys=True)
+        fh.write("\n")
+    os.replace(tmp, path)
+
+
 def read_manifest(folder: Path) -> dict | None:
     try:
         return json.loads((folder / MANIFEST).read_text(encoding="utf-8"))

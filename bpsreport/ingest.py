@@ -381,9 +381,9 @@ def _domain_label(catalog: Catalog, domain_id: str) -> str:
 
 def _check_indicator(text, where, catalog, domain_id, problems) -> str | None:
     """The indicator id when it is in the catalog and in the file's domain."""
-    in_domain = list(catalog.indicators.index[catalog.indicators["domain_id"] == domain_id])
-    listing = ", ".join(in_domain[:8]) + (", ..." if len(in_domain) > 8 else "")
     if text not in catalog.indicators.index:
+        in_domain = list(catalog.indicators.index[catalog.indicators["domain_id"] == domain_id])
+        listing = ", ".join(in_domain[:8]) + (", ..." if len(in_domain) > 8 else "")
         where.report(problems, "indicator_id", text, "an indicator id that the catalog lists "
                      f"for {_domain_label(catalog, domain_id)}: {listing or '(none yet)'}")
         return None

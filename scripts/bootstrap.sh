@@ -28,17 +28,36 @@ if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; th
   echo "$want" > "$stamp"
 fi
 
+apt_install() {
+  # Debian packages, only when running as root with apt (a developer machine or CI here).
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing Debian packages: $*"
+    if [ -z "${_apt_updated:-}" ]; then apt-get update -qq >/dev/null; _apt_updated=1; fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+  else
+    return 1
+  fi
+}
+
 # 2. A CJK font for charts and PDFs.
 has_cjk_font() { fc-list :lang=zh family 2>/dev/null | grep -qiE 'CJK|Song|Hei|Kai|Fang|Ming|WenQuanYi|Source Han'; }
 if ! has_cjk_font; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    say "installing the CJK font package fonts-noto-cjk (Debian)"
-    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk fontconfig >/dev/null
-  fi
+  apt_install fonts-noto-cjk fontconfig || true
 fi
 if ! has_cjk_font; then
   say "No Chinese (CJK) font was found, so Chinese text in charts and PDFs cannot be drawn."
   say "Install one and re-run: on Debian/Ubuntu 'sudo apt-get install fonts-noto-cjk';"
   say "elsewhere install 'Noto Serif CJK SC' and 'Noto Sans CJK SC' (https://github.com/notofonts/noto-cjk)."
   exit 4
+fi
+
+# 3. For the tests only: PDF text extraction (poppler-utils) and a browser for the site
+#    tests (Debian's chromium). Without them those tests skip and say why.
+if [ "${1:-}" = "--for-tests" ]; then
+  missing=()
+  command -v pdftotext >/dev/null 2>&1 || missing+=(poppler-utils)
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  if [ ${#missing[@]} -gt 0 ]; then
+    apt_install "${missing[@]}" || say "could not install ${missing[*]} (not root or no apt): the tests that need them will be skipped"
+  fi
 fi
