@@ -134,3 +134,55 @@ def require_edition(result: CleanResult, unit_id: str, year: int, paths: Project
             f"There is no raw data for {unit_id} {year}: expected files in "
             f"{paths.shown(paths.raw / 'observations' / unit_id / str(year))}/. "
             f"Years with data for {unit_id}: {have}.") from None
+
+
+# --- notebooks ------------------------------------------------------------------------
+
+NOTEBOOK_STATE = "notebooks-state.json"
+
+
+def _tree_hashes(paths: ProjectPaths, patterns: list[tuple[Path, str]]) -> dict[str, str]:
+    files = sorted({f for base, pattern in patterns for f in base.glob(pattern) if f.is_file()})
+    return {paths.shown(f): clean_store.sha256_of(f) for f in files}
+
+
+def _notebook_inputs(paths: ProjectPaths, unit_id: str) -> dict:
+    """What the charts and tables of an edition are made from: clean data, notebook
+    templates, the package code and the config (fonts, labels, palette)."""
+    package = Path(__file__).resolve().parent
+    return _tree_hashes(paths, [
+        (paths.clean / "catalog", "*.parquet"),
+        (paths.clean / unit_id, "*/*.parquet"),
+        (paths.root / "notebooks", "*.ipynb"),
+        (package, "*.py"),
+        (paths.config, "*.yml"),
+    ])
+
+
+def build_notebooks(paths: ProjectPaths, catalog: Catalog, unit_id: str, year: int, *,
+                    parallel: int = 2, timeout_s: int = 600, progress=None) -> bool:
+    """Run the edition's notebooks unless nothing they read changed; True when they ran.
+
+    All notebooks run even when one fails; then :class:`NotebookFailed` names each failure.
+    """
+    from .notebooks import check_kernel, plan_edition_jobs, raise_for_failures, run_jobs
+
+    out = paths.edition_build(unit_id, year)
+    state_file = out / NOTEBOOK_STATE
+    inputs = _notebook_inputs(paths, unit_id)
+    jobs = plan_edition_jobs(paths.root, unit_id, year, catalog)
+    try:
+        saved = json.loads(state_file.read_text(encoding="utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError):
+        saved = None
+    if saved == inputs and all(j.output_path.is_file() for j in jobs):
+        return False
+    check_kernel()
+    state_file.unlink(missing_ok=True)
+    results = run_jobs(jobs, parallel=parallel, timeout_s=timeout_s)
+    if progress is not None:
+        for r in results:
+            progress(r)
+    raise_for_failures(results)
+    clean_store.write_json_atomic(state_file, inputs)
+    return True

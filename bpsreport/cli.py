@@ -46,6 +46,24 @@ def _print_problems(console: Console, err: InputValidationError) -> None:
                   "未写入任何清洗数据。请修改上述文件后重新运行。")
 
 
+def _build(args, paths: ProjectPaths, out: Console) -> int:
+    from .build import build_notebooks
+    from .summary import print_summary
+
+    out.print("[bold]1. Data[/] · 数据: validating data/raw/ and writing data/clean/ …")
+    result = build_clean(paths)
+    unit_id = args.unit or result.catalog.default_unit
+    require_edition(result, unit_id, args.year, paths)
+    print_summary(result, unit_id, [args.year, args.year + 1], console=out)
+
+    out.print(f"[bold]2. Charts and tables[/] · 图表: notebooks for {unit_id} {args.year} …")
+    ran = build_notebooks(paths, result.catalog, unit_id, args.year,
+                          progress=lambda r: out.print(r.describe()))
+    where = paths.shown(paths.edition_build(unit_id, args.year))
+    out.print(f"   {'done' if ran else 'unchanged, nothing to run'}: {where}/notebooks, charts, tables")
+    return EXIT_OK
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     # In a log or pipe there is no terminal width to respect: use a wide table so that
@@ -62,12 +80,7 @@ def main(argv: list[str] | None = None) -> int:
             out.print(f"All raw files are valid: {len(editions)} unit-years checked.")
             return EXIT_OK
         if args.command == "build":
-            from .summary import print_summary
-            result = build_clean(paths)
-            unit_id = args.unit or result.catalog.default_unit
-            require_edition(result, unit_id, args.year, paths)
-            print_summary(result, unit_id, [args.year, args.year + 1], console=out)
-            return EXIT_OK
+            return _build(args, paths, out)
     except InputValidationError as exc:
         _print_problems(err_console, exc)
         return exc.exit_code

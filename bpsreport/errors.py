@@ -83,3 +83,9 @@ class ProblemCollector:
     def raise_if_any(self) -> None:
         if self.problems:
             raise InputValidationError(self.problems)
+
+
+class FontMissingError(PipelineError):
+    """No font that can draw Chinese text was found for the charts (see config/fonts.yml)."""
+
+    exit_code = 3

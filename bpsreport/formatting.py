@@ -14,8 +14,10 @@ Examples
 >>> format_quantity(148.9, row, "en")
 '1.489 million people'
 >>> format_target(3.5, "max", {"unit": "%", "unit_en": "%", "en_factor": 1,
-...               "decimals": 1, "decimals_en": 1}, "en")
+...               "decimals": 2, "decimals_en": 2}, "en")
 '≤ 3.5%'
+>>> format_target(110, "count", row, "en")
+'1.1 million people'
 """
 
 from __future__ import annotations
@@ -73,9 +75,24 @@ def format_quantity(value: float, indicator: Mapping, lang: str) -> str:
     return f"{number} {unit}"
 
 
+def _trim_zeros(number: str) -> str:
+    """``95.0`` -> ``95``, ``3.50`` -> ``3.5``: targets are round numbers in the source."""
+    if "." not in number:
+        return number
+    return number.rstrip("0").rstrip(".")
+
+
 def format_target(value: float, target_type: str | None, indicator: Mapping, lang: str) -> str:
-    """A target with its comparator: ``≥ 95%``, ``≤ 3.5%``, or a plain amount."""
-    text = format_quantity(value, indicator, lang)
+    """A target with its comparator: ``≥ 95%``, ``≤ 3.5%``, or a plain amount.
+
+    Targets are set as round figures ("不低于95%", "110万人"), so trailing zeros that the
+    indicator's precision would add are dropped: ``110万人``, not ``110.0万人``.
+    """
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    number = _trim_zeros(format_value(value, indicator, lang))
+    unit = unit_label(indicator, lang)
+    text = f"{number}{unit}" if lang == "zh" or unit in _TIGHT_UNITS else f"{number} {unit}"
     sign = _COMPARATOR.get(target_type or "", "")
     return f"{sign} {text}" if sign and text != "—" else text
 

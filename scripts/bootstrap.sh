@@ -48,7 +48,7 @@ if ! has_cjk_font; then
   say "No Chinese (CJK) font was found, so Chinese text in charts and PDFs cannot be drawn."
   say "Install one and re-run: on Debian/Ubuntu 'sudo apt-get install fonts-noto-cjk';"
   say "elsewhere install 'Noto Serif CJK SC' and 'Noto Sans CJK SC' (https://github.com/notofonts/noto-cjk)."
-  exit 4
+  exit 3
 fi
 
 # 3. For the tests only: PDF text extraction (poppler-utils) and a browser for the site

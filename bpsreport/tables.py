@@ -1,0 +1,574 @@
+"""The report's tables, built with Great Tables: target completion and the key-task list.
+
+Two tables, each in either language, each as a ``great_tables.GT`` ready for a notebook
+cell or for :func:`table_html`:
+
+- :func:`target_table`, the target-completion table (目标完成情况表): one row per
+  indicator, grouped by domain in the seed's order, with the columns indicator | unit |
+  target | actual | completion | status. Status cells carry the one status palette of
+  ``config/status.yml``. Values computed rather than stated are footnoted with their
+  formula; the source documents and sections are listed under the table.
+- :func:`task_table`, the key tasks of a year: number, task, responsible departments
+  and the targets (formatted as the edition prints them) of the indicators each task
+  quantifies.
+
+Numbers go through :mod:`bpsreport.formatting`, so a table, a chart and the narrative
+print a figure the same way (148.9万人 in Chinese, 1.489 million people in English).
+Every string that is not data (headers, titles, footnote phrases) is in
+``config/labels.yml``.
+
+The ``*_rows`` functions return the formatted cells as a plain DataFrame: that is what
+the tests check, and what another renderer (e.g. the PDF) can reuse without HTML.
+
+Output is deterministic: every table has a fixed id (``tbl-targets-<domain|all>-<lang>``,
+``tbl-tasks-<domain|all>-<lang>``), rows are ordered by the catalog, never by input
+order, and :func:`table_html` refuses a table without a fixed id. The HTML is
+self-contained: CSS in one ``<style>`` block, no web fonts, no external URLs.
+
+Examples
+--------
+>>> from bpsreport.catalog import load_catalog                      # doctest: +SKIP
+>>> catalog = load_catalog(Path("data/raw"))                        # doctest: +SKIP
+>>> gt = target_table(assessment, catalog, "zh",
+...                   domain_id="employment_security", observations=observations)  # doctest: +SKIP
+>>> html = table_html(gt)                                           # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import html as html_lib
+import math
+from collections.abc import Mapping
+from functools import lru_cache
+from pathlib import Path
+
+import pandas as pd
+import yaml
+from great_tables import GT, loc, style
+
+from .catalog import Catalog, split_list
+from .formatting import LANGS, format_percent, format_target, format_value, unit_label
+from .progress import StatusRules, TargetStatus
+from .style import load_font_config, status_label, status_styles
+
+LABELS_FILE = Path(__file__).resolve().parent.parent / "config" / "labels.yml"
+
+#: Display columns of the target-completion table, in order (the stub is ``indicator``).
+TARGET_COLUMNS = ["indicator", "unit", "target", "actual", "completion", "status"]
+#: Display columns of the key-task table, in order.
+TASK_COLUMNS = ["number", "task", "departments", "targets"]
+# Which footnote column of the rows belongs to which displayed column.
+_NOTE_COLUMNS = {"target": "target_note", "actual": "actual_note", "completion": "completion_note"}
+_TRUE = {"true", "yes", "1", "y"}
+
+
+# --- labels ---------------------------------------------------------------------------
+
+@lru_cache(maxsize=4)
+def load_labels(path: Path = LABELS_FILE) -> dict:
+    """The whole of ``config/labels.yml``."""
+    with open(path, encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
+
+
+def label(key: str, lang: str, **fields: object) -> str:
+    """The ``lang`` string at the dotted ``key`` of ``config/labels.yml``, filled in.
+
+    >>> label("target_table.columns.status", "en")
+    'Status'
+    >>> label("target_table.targets.title", "zh", year=2017)
+    '2017年基本公共服务均等化目标完成情况表'
+    """
+    _check_lang(lang)
+    node = load_labels()
+    for part in key.split("."):
+        node = node[part]
+    return str(node[lang]).format(**fields) if fields else str(node[lang])
+
+
+def _check_lang(lang: str) -> None:
+    if lang not in LANGS:
+        raise ValueError(f"language must be one of {LANGS}, not {lang!r}")
+
+
+# --- small helpers ----------------------------------------------------------------------
+
+def _missing(x: object) -> bool:
+    return x is None or (isinstance(x, float) and math.isnan(x)) or x is pd.NA
+
+
+def _flag(x: object) -> bool:
+    """A yes/no cell as stored in Parquet (bool) or CSV ('True', 'yes', '')."""
+    if _missing(x):
+        return False
+    if isinstance(x, str):
+        return x.strip().lower() in _TRUE
+    return bool(x)
+
+
+def _text(x: object) -> str:
+    return "" if _missing(x) else str(x).strip()
+
+
+def _one(frame: pd.DataFrame, column: str, what: str):
+    """The single value of ``column`` (unit or year): the tables are for one unit and year."""
+    if column not in frame.columns or frame.empty:
+        return None
+    values = frame[column].dropna().unique()
+    if len(values) > 1:
+        raise ValueError(f"{what}: expected data for one {column}, found {sorted(map(str, values))}")
+    return values[0] if len(values) else None
+
+
+def _unit_name(catalog: Catalog, unit_id: object, lang: str) -> str:
+    if unit_id is None:
+        unit_id = catalog.default_unit
+    if unit_id in catalog.report_units.index:
+        return str(catalog.report_units.at[unit_id, f"name_{lang}"])
+    return str(unit_id)
+
+
+def _indicator(catalog: Catalog, indicator_id: str) -> Mapping:
+    try:
+        return catalog.indicators.loc[indicator_id]
+    except KeyError:
+        raise ValueError(f"indicator {indicator_id!r} is not in the catalog "
+                         "(data/raw/catalog/indicators/)") from None
+
+
+def _check_domain(catalog: Catalog, domain_id: str | None) -> None:
+    if domain_id is not None and domain_id not in catalog.domains.index:
+        raise ValueError(f"unknown domain {domain_id!r}; expected one of "
+                         f"{', '.join(catalog.domains.index)}")
+
+
+def _catalog_order(catalog: Catalog, frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows in the seed's domain order, then the catalog's indicator order."""
+    domain_rank = {d: i for i, d in enumerate(catalog.domains.index)}
+    indicator_rank = {ind: i for i, ind in enumerate(catalog.indicators.index)}
+    for ind in frame["indicator_id"]:
+        _indicator(catalog, ind)
+    keys = pd.DataFrame({
+        "d": frame["domain_id"].map(domain_rank).fillna(len(domain_rank)),
+        "i": frame["indicator_id"].map(indicator_rank),
+    }, index=frame.index)
+    return frame.loc[keys.sort_values(["d", "i"], kind="stable").index]
+
+
+def _target_number(value: float, target_type: str, indicator: Mapping, lang: str) -> str:
+    """A target without its unit (the unit has its own column): ``≥ 95``, ``≤ 3.50``."""
+    full = format_target(value, target_type, indicator, lang)
+    unit = unit_label(indicator, lang)
+    return full[: -len(unit)].rstrip() if unit and full.endswith(unit) else full
+
+
+def _stated_decimals(rate: float) -> int:
+    """Decimals of a rate as the source writes it (76.55% keeps two, 100% none), at most 2."""
+    text = f"{rate:.6f}".rstrip("0").rstrip(".")
+    return min(2, len(text.split(".")[1])) if "." in text else 0
+
+
+def _derived_note(observations: pd.DataFrame | None, indicator_id: str, measure: str,
+                  source: str, lang: str) -> str:
+    formula = ""
+    if observations is not None and not observations.empty:
+        match = observations[(observations["indicator_id"] == indicator_id)
+                             & (observations["measure"] == measure)]
+        if not match.empty and "formula" in match.columns:
+            formula = _text(match["formula"].iloc[0])
+    if formula:
+        return label("footnotes.derived", lang, formula=formula, source=source)
+    return label("footnotes.derived_without_formula", lang, source=source)
+
+
+# --- target-completion table --------------------------------------------------------------
+
+def target_rows(assessment: pd.DataFrame, catalog: Catalog, lang: str, *,
+                domain_id: str | None = None,
+                observations: pd.DataFrame | None = None,
+                include_no_target: bool = False) -> pd.DataFrame:
+    """The formatted cells of the target-completion table, one row per indicator.
+
+    Parameters
+    ----------
+    assessment
+        Clean assessment rows (``docs/data-model.md``) for one unit and year.
+    catalog
+        The loaded catalog.
+    lang
+        ``"zh"`` or ``"en"``.
+    domain_id
+        Only this domain's indicators; all domains when ``None``.
+    observations
+        Clean observations of the same unit and year; when given, derived values are
+        footnoted with their ``formula``.
+    include_no_target
+        Also list indicators that have an actual but no target (status ``no_target``).
+        Off for the target-completion table; on for a domain page's table of all its
+        indicators.
+
+    Returns
+    -------
+    pandas.DataFrame
+        In catalog order, with ``domain_id``, ``indicator_id``, ``status_id`` (the status
+        value), the display columns :data:`TARGET_COLUMNS` plus ``domain`` (group label),
+        the footnote texts ``target_note``, ``actual_note``, ``completion_note`` (empty
+        when none) and ``actual_source``, ``target_source``.
+    """
+    _check_lang(lang)
+    _check_domain(catalog, domain_id)
+    frame = assessment if domain_id is None else assessment[assessment["domain_id"] == domain_id]
+    if not include_no_target:
+        frame = frame[frame["status"] != TargetStatus.NO_TARGET.value]
+    frame = _catalog_order(catalog, frame)
+    rows = []
+    for rec in frame.to_dict("records"):
+        ind = _indicator(catalog, rec["indicator_id"])
+        status = TargetStatus(rec["status"])
+        target_type = _text(rec.get("target_type"))
+        actual, target, rate = rec.get("actual"), rec.get("target"), rec.get("completion_rate")
+        actual_source, target_source = _text(rec.get("actual_source")), _text(rec.get("target_source"))
+        stated = _flag(rec.get("completion_rate_stated"))
+
+        if _missing(rate):
+            completion = format_percent(None, lang)
+        else:
+            completion = format_percent(float(rate), lang,
+                                        _stated_decimals(float(rate)) if stated else 1)
+        row = {
+            "domain_id": rec["domain_id"],
+            "domain": str(catalog.domains.at[rec["domain_id"], f"name_{lang}"]),
+            "indicator_id": rec["indicator_id"],
+            "status_id": status.value,
+            "indicator": str(ind[f"name_{lang}"]),
+            "unit": unit_label(ind, lang),
+            "target": format_value(None, ind, lang) if _missing(target)
+            else _target_number(float(target), target_type, ind, lang),
+            "actual": format_value(None if _missing(actual) else float(actual), ind, lang),
+            "completion": completion,
+            "status": status_label(status, lang),
+            "actual_note": "", "target_note": "", "completion_note": "",
+            "actual_source": actual_source, "target_source": target_source,
+        }
+        if _flag(rec.get("actual_derived")) and not _missing(actual):
+            row["actual_note"] = _derived_note(observations, rec["indicator_id"], "actual",
+                                               actual_source, lang)
+        if _flag(rec.get("target_derived")) and not _missing(target):
+            row["target_note"] = _derived_note(observations, rec["indicator_id"], "target",
+                                               target_source, lang)
+        if not _missing(rate) and not stated:
+            row["completion_note"] = label("footnotes.computed_rate", lang)
+        rows.append(row)
+    columns = ["domain_id", "domain", "indicator_id", "status_id", *TARGET_COLUMNS,
+               "target_note", "actual_note", "completion_note", "actual_source", "target_source"]
+    return pd.DataFrame(rows, columns=columns).reset_index(drop=True)
+
+
+def target_table(assessment: pd.DataFrame, catalog: Catalog, lang: str, *,
+                 domain_id: str | None = None,
+                 observations: pd.DataFrame | None = None,
+                 include_no_target: bool = False) -> GT:
+    """The target-completion table (目标完成情况表) as a ``GT``.
+
+    Grouped by domain in the seed's order (one domain, ungrouped, when ``domain_id`` is
+    given); status cells coloured with the shared palette; derived values and computed
+    completion rates footnoted; sources and the status rule in the source notes. The
+    table id is ``tbl-targets-<domain_id or "all">-<lang>``; with ``include_no_target``
+    (every indicator, titled "key indicators") it is ``tbl-indicators-...``.
+
+    See :func:`target_rows` for the parameters.
+    """
+    rows = target_rows(assessment, catalog, lang, domain_id=domain_id, observations=observations,
+                       include_no_target=include_no_target)
+    year = _one(assessment, "year", "target_table")
+    unit_id = _one(assessment, "unit_id", "target_table")
+    kind = "indicators" if include_no_target else "targets"
+    table_id = f"tbl-{kind}-{domain_id or 'all'}-{lang}"
+
+    data = rows[["domain", *TARGET_COLUMNS]].assign(target=rows["target"].map(_no_break))
+    gt = GT(data, rowname_col="indicator",
+            groupname_col=None if domain_id else "domain", id=table_id)
+    if domain_id:
+        gt = gt.cols_hide("domain")
+        title = label(f"target_table.{kind}.domain_title", lang, year=year,
+                      domain=catalog.domains.at[domain_id, f"name_{lang}"])
+    else:
+        title = label(f"target_table.{kind}.title", lang, year=year)
+    gt = (
+        gt.tab_header(title=title,
+                      subtitle=label("target_table.subtitle", lang,
+                                     unit=_unit_name(catalog, unit_id, lang)))
+        .tab_stubhead(label=label("target_table.stubhead", lang))
+        .cols_label(**{c: label(f"target_table.columns.{c}", lang) for c in TARGET_COLUMNS[1:]})
+        .cols_align("left", columns=["unit"])
+        .cols_align("right", columns=["target", "actual", "completion"])
+        .cols_align("center", columns=["status"])
+        .cols_width(indicator="36%", unit="13%", target="12%", actual="12%",
+                    completion="12%", status="15%")
+    )
+    gt = _style_status(gt, rows)
+    gt = _add_footnotes(gt, rows)
+    if rows.empty:
+        gt = gt.tab_source_note(label(f"target_table.{kind}.empty", lang))
+    in_row_order = [s for pair in zip(rows["actual_source"], rows["target_source"]) for s in pair]
+    sources = _sources_note(in_row_order, catalog, lang)
+    if sources:
+        gt = gt.tab_source_note(sources)
+    rules = StatusRules.from_config()
+    gt = gt.tab_source_note(label("source_note.status_rule", lang,
+                                  met_at=_number(rules.met_at),
+                                  nearly_met_at=_number(rules.nearly_met_at)))
+    return _house_style(gt)
+
+
+def _no_break(text: str) -> str:
+    """Keep a comparator on the line of its number (``≥ 95`` must not wrap after ``≥``)."""
+    return text.replace("≥ ", "≥\u00a0").replace("≤ ", "≤\u00a0")
+
+
+def _html_items(items: list[str]) -> str:
+    """Items of one cell (already HTML), one per line; a wrapped item is indented so
+    where the next one starts stays visible."""
+    return "".join(f'<div style="padding-left:1em;text-indent:-1em">{item}</div>'
+                   for item in items)
+
+
+def _number(x: float) -> str:
+    return f"{x:g}"
+
+
+def _style_status(gt: GT, rows: pd.DataFrame) -> GT:
+    """Colour each status cell with the palette of ``config/status.yml``."""
+    for status, look in status_styles().items():
+        idx = [int(i) for i in rows.index[rows["status_id"] == status.value]]
+        if idx:
+            gt = gt.tab_style(
+                style=[style.fill(color=look.fill), style.text(color=look.text, weight="bold")],
+                locations=loc.body(columns="status", rows=idx),
+            )
+    return gt
+
+
+def _add_footnotes(gt: GT, rows: pd.DataFrame) -> GT:
+    """One footnote per distinct text, attached to every cell it explains.
+
+    Great Tables numbers the marks by position in the table, so the order here only
+    needs to be stable; it is the rows' order, then the column order.
+    """
+    cells: dict[str, list[tuple[str, int]]] = {}
+    for i, rec in rows.iterrows():
+        for column in ("target", "actual", "completion"):
+            note = rec[_NOTE_COLUMNS[column]]
+            if note:
+                cells.setdefault(note, []).append((column, int(i)))
+    for note, where in cells.items():
+        gt = gt.tab_footnote(
+            footnote=note,
+            locations=[loc.body(columns=column, rows=[i]) for column, i in where],
+            placement="right",
+        )
+    return gt
+
+
+def _split_source(source: str) -> tuple[str, str]:
+    """``粤财办〔2018〕6号 一(二)8(1)`` -> (document, section)."""
+    parts = source.split(None, 1)
+    return (parts[0], parts[1].strip()) if len(parts) == 2 else (source, "")
+
+
+def _sources_note(sources: list[str], catalog: Catalog, lang: str) -> str:
+    """Every source document with its sections, in the order given (the table's order)."""
+    by_doc: dict[str, list[str]] = {}
+    for source in sources:
+        if not source:
+            continue
+        doc, section = _split_source(source)
+        sections = by_doc.setdefault(doc, [])
+        if section and section not in sections:
+            sections.append(section)
+    if not by_doc:
+        return ""
+    titles = {}
+    if "doc_number" in catalog.sources.columns:
+        for rec in catalog.sources.to_dict("records"):
+            titles.setdefault(str(rec["doc_number"]), str(rec[f"title_{lang}"]))
+    sep = label("separators.list", lang)
+    parts = []
+    for doc, sections in by_doc.items():
+        document = label("source_note.document", lang, doc=doc, title=titles[doc]) \
+            if doc in titles else doc
+        parts.append(label("source_note.with_sections", lang, document=document,
+                           sections=sep.join(sections)) if sections else document)
+    return (label("source_note.prefix", lang) + label("separators.documents", lang).join(parts)
+            + label("separators.end", lang))
+
+
+def table_fonts() -> list[str]:
+    """The CSS font stack: the charts' CJK families (``config/fonts.yml``), then a generic
+    family. Named, locally installed fonts only: no web fonts, the site works offline."""
+    return [*load_font_config()["chart_families"], "sans-serif"]
+
+
+def _house_style(gt: GT) -> GT:
+    """Options shared by every table: local fonts only, compact, Quarto leaves it alone."""
+    return gt.tab_options(
+        table_font_names=table_fonts(),
+        table_font_size="14px",
+        table_width="100%",
+        heading_title_font_size="16px",
+        heading_subtitle_font_size="13px",
+        column_labels_font_weight="bold",
+        row_group_font_weight="bold",
+        row_group_background_color="#F5F6F8",
+        data_row_padding="5px",
+        source_notes_font_size="12px",
+        # Quarto would otherwise restyle the table with Bootstrap and drop the palette.
+        quarto_disable_processing=True,
+    )
+
+
+# --- key-task table ---------------------------------------------------------------------------
+
+def task_rows(tasks: pd.DataFrame, catalog: Catalog, lang: str, *,
+              assessment: pd.DataFrame | None = None,
+              domain_id: str | None = None) -> pd.DataFrame:
+    """The formatted cells of the key-task table, one row per task.
+
+    Parameters
+    ----------
+    tasks
+        Clean task rows (``docs/data-model.md``) of one unit and year.
+    catalog
+        The loaded catalog.
+    lang
+        ``"zh"`` or ``"en"``.
+    assessment
+        Assessment rows of the task year; their targets are printed next to each linked
+        indicator. Without it, linked indicators are listed without targets.
+    domain_id
+        Only this domain's tasks.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Ordered by domain (seed order) then task number, with ``domain_id``, ``domain``,
+        the display columns :data:`TASK_COLUMNS` (``departments`` and ``targets`` hold one
+        line per department or linked indicator, separated by ``\\n``), ``task_no``,
+        ``linked`` (the same targets as ``(indicator name, formatted target or "")`` pairs)
+        and ``source``.
+    """
+    _check_lang(lang)
+    _check_domain(catalog, domain_id)
+    if assessment is not None:
+        task_year, year = _one(tasks, "year", "task_table"), _one(assessment, "year", "task_table")
+        if task_year is not None and year is not None and int(task_year) != int(year):
+            raise ValueError(f"task_table: the tasks are for {task_year} but the assessment "
+                             f"(targets) is for {year}; pass the assessment of {task_year}")
+    targets = {} if assessment is None else {
+        rec["indicator_id"]: rec for rec in assessment.to_dict("records")}
+    frame = tasks if domain_id is None else tasks[tasks["domain_id"] == domain_id]
+    domain_rank = {d: i for i, d in enumerate(catalog.domains.index)}
+    frame = frame.assign(_d=frame["domain_id"].map(domain_rank),
+                         _n=frame["task_no"].astype(int))
+    unknown = frame.loc[frame["_d"].isna(), "domain_id"]
+    if not unknown.empty:
+        raise ValueError(f"task_table: unknown domain {unknown.iloc[0]!r}")
+    frame = frame.sort_values(["_d", "_n"], kind="stable")
+    rows = []
+    for rec in frame.to_dict("records"):
+        linked = []
+        for indicator_id in split_list(rec.get("indicators")):
+            ind = _indicator(catalog, indicator_id)
+            found = targets.get(indicator_id)
+            target = "" if found is None or _missing(found.get("target")) else format_target(
+                float(found["target"]), _text(found.get("target_type")), ind, lang)
+            linked.append((str(ind[f"name_{lang}"]), target))
+        rows.append({
+            "domain_id": rec["domain_id"],
+            "domain": str(catalog.domains.at[rec["domain_id"], f"name_{lang}"]),
+            "task_no": int(rec["_n"]),
+            "number": str(int(rec["_n"])),
+            "task": _text(rec.get(f"title_{lang}")),
+            "departments": "\n".join(catalog.department_names(_text(rec.get("departments")), lang)),
+            "targets": "\n".join(_linked_line(name, target, lang) for name, target in linked),
+            "linked": linked,
+            "source": _text(rec.get("source")),
+        })
+    columns = ["domain_id", "domain", "task_no", *TASK_COLUMNS, "linked", "source"]
+    return pd.DataFrame(rows, columns=columns).reset_index(drop=True)
+
+
+def _linked_line(name: str, target: str, lang: str, *, markup: bool = False) -> str:
+    """One linked indicator with its target; as escaped HTML when ``markup``."""
+    if markup:
+        name = html_lib.escape(name)
+        # The target ("≥ 130元/月") stays on one line.
+        target = f'<span style="white-space:nowrap">{html_lib.escape(target)}</span>' if target else ""
+    if target:
+        return label("task_table.linked_target", lang, indicator=name, target=target)
+    return label("task_table.linked_without_target", lang, indicator=name)
+
+
+def task_table(tasks: pd.DataFrame, catalog: Catalog, lang: str, *,
+               assessment: pd.DataFrame | None = None,
+               domain_id: str | None = None) -> GT:
+    """The key tasks of a year as a ``GT``: number, task, departments, quantified targets.
+
+    Grouped by domain in the seed's order (ungrouped when ``domain_id`` is given). The
+    table id is ``tbl-tasks-<domain_id or "all">-<lang>``. See :func:`task_rows`.
+    """
+    rows = task_rows(tasks, catalog, lang, assessment=assessment, domain_id=domain_id)
+    year = _one(tasks, "year", "task_table")
+    if year is None and assessment is not None:
+        year = _one(assessment, "year", "task_table")
+    unit_id = _one(tasks, "unit_id", "task_table")
+    if unit_id is None and assessment is not None:
+        unit_id = _one(assessment, "unit_id", "task_table")
+    # Several departments or targets in one cell: one per line. These cells are marked as
+    # formatted HTML below, so their text is escaped here.
+    data = rows[["domain", *TASK_COLUMNS]].assign(
+        departments=rows["departments"].map(
+            lambda text: _html_items([html_lib.escape(x) for x in text.split("\n") if x])),
+        targets=rows["linked"].map(lambda pairs: _html_items(
+            [_linked_line(name, target, lang, markup=True) for name, target in pairs])))
+    gt = GT(data, groupname_col=None if domain_id else "domain",
+            id=f"tbl-tasks-{domain_id or 'all'}-{lang}")
+    if domain_id:
+        gt = gt.cols_hide("domain")
+    title = (label("task_table.title", lang, year=year) if year is not None
+             else label("task_table.title_no_year", lang))
+    gt = (
+        gt.tab_header(title=title,
+                      subtitle=label("task_table.subtitle", lang,
+                                     unit=_unit_name(catalog, unit_id, lang)))
+        .cols_label(**{c: label(f"task_table.columns.{c}", lang) for c in TASK_COLUMNS})
+        .fmt(lambda s: s, columns=["departments", "targets"])
+        .cols_align("center", columns=["number"])
+        .cols_align("left", columns=["task", "departments", "targets"])
+        .cols_width(number="7%", task="33%", departments="27%", targets="33%")
+    )
+    sources = _sources_note(list(rows["source"]), catalog, lang)
+    if sources:
+        gt = gt.tab_source_note(sources)
+    return _house_style(gt)
+
+
+# --- output --------------------------------------------------------------------------------
+
+def table_html(gt: GT) -> str:
+    """The table as a self-contained HTML fragment, byte-identical across runs.
+
+    Raises
+    ------
+    ValueError
+        When the table has no fixed id (Great Tables would invent a random one) or its CSS
+        imports anything (a web font would break the offline site).
+    """
+    if gt._options.table_id.value is None:
+        raise ValueError("the table has no fixed id; build it with GT(..., id=...) so its "
+                         "HTML is the same on every run")
+    text = gt.as_raw_html()
+    if "@import" in text:
+        raise ValueError("the table's CSS imports a web font or stylesheet; the site must work "
+                         "offline, so use locally installed fonts (config/labels.yml)")
+    return text if text.endswith("\n") else text + "\n"
