@@ -186,3 +186,94 @@ def build_notebooks(paths: ProjectPaths, catalog: Catalog, unit_id: str, year: i
     raise_for_failures(results)
     clean_store.write_json_atomic(state_file, inputs)
     return True
+
+
+# --- report sources and rendering -------------------------------------------------------
+
+def build_sources(paths: ProjectPaths, unit_id: str, year: int) -> list:
+    """Write ``_variables.yml`` and the generated parts (task lists, sources) of an edition.
+
+    Staff-edited files are never touched: generated files live in ``_generated/`` folders
+    and are only rewritten when their content changes.
+    """
+    from .generate import generate_edition_parts
+    from .variables import build_edition_variables, write_variables
+
+    if not (paths.root / "reports" / str(year)).is_dir():
+        raise NoSuchEdition(
+            f"There are no report sources for {year}: expected the folder "
+            f"{paths.shown(paths.root / 'reports' / str(year))}/ with zh/ and en/ narrative.")
+    write_variables(paths.root, build_edition_variables(paths.root, unit_id, year))
+    return generate_edition_parts(paths.root, unit_id, year)
+
+
+RENDER_STATE = "render-state.json"
+
+
+def _render_inputs(paths: ProjectPaths, unit_id: str, year: int, backend_version: str) -> dict:
+    package = Path(__file__).resolve().parent
+    edition = paths.edition_build(unit_id, year)
+    hashes = _tree_hashes(paths, [
+        (paths.root / "reports" / str(year), "**/*.qmd"),
+        (paths.root, "_quarto*.yml"),
+        (paths.root, "_variables.yml"),
+        (paths.root / "templates", "**/*"),
+        (paths.config, "*.yml"),
+        (edition / "notebooks", "*.ipynb"),
+        (package / "render", "**/*"),
+        (paths.clean / unit_id / str(year), "*.csv"),
+        (paths.clean / unit_id / str(year + 1), "*.csv"),
+    ])
+    return {"backend": backend_version, "files": hashes}
+
+
+def _swap_into_place(staging: Path, target: Path) -> None:
+    """Replace ``target`` by ``staging`` so that a reader never sees a half-written folder."""
+    import os
+    import shutil
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    retired = target.parent / f".{target.name}.old-{os.getpid()}"
+    if target.exists():
+        os.replace(target, retired)
+    os.replace(staging, target)
+    shutil.rmtree(retired, ignore_errors=True)
+
+
+def render_edition(paths: ProjectPaths, unit_id: str, year: int, renderer: str = "auto"):
+    """Render the site and the PDFs; on any failure the previous output stays as it was.
+
+    Returns ``(RenderResult, ran)``; ``ran`` is False when nothing the render reads
+    changed since the last successful render.
+    """
+    import shutil
+    import tempfile
+
+    from .render import RenderRequest, RenderResult, select_backend
+
+    backend = select_backend(renderer)
+    version = backend.version()
+    site, pdf_dir = paths.root / "_site", paths.edition_build(unit_id, year) / "pdf"
+    state_file = paths.edition_build(unit_id, year) / RENDER_STATE
+    inputs = _render_inputs(paths, unit_id, year, version)
+    try:
+        saved = json.loads(state_file.read_text(encoding="utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError):
+        saved = None
+    pdfs = {lang: pdf_dir / f"report-{lang}.pdf" for lang in ("zh", "en", "bilingual")}
+    if saved == inputs and site.is_dir() and all(p.is_file() for p in pdfs.values()):
+        return RenderResult(backend.name, version, site, pdfs), False
+
+    staging_root = Path(tempfile.mkdtemp(prefix=".render-", dir=paths.root))
+    try:
+        request = RenderRequest(root=paths.root, unit_id=unit_id, year=year,
+                                site_dir=staging_root / "site", pdf_dir=staging_root / "pdf")
+        result = backend.render(request)
+        state_file.unlink(missing_ok=True)
+        _swap_into_place(staging_root / "pdf", pdf_dir)
+        _swap_into_place(staging_root / "site", site)
+    finally:
+        shutil.rmtree(staging_root, ignore_errors=True)
+    clean_store.write_json_atomic(state_file, inputs)
+    return RenderResult(result.backend, result.version, site,
+                        {k: pdf_dir / Path(v).name for k, v in result.pdfs.items()}), True

@@ -28,6 +28,9 @@ def _parser() -> argparse.ArgumentParser:
                                        "and build the edition of the given year.")
     build.add_argument("--year", type=int, default=2017, help="the summary year of the edition (default 2017)")
     build.add_argument("--unit", default=None, help="report unit id (default: the province)")
+    build.add_argument("--renderer", choices=("auto", "quarto", "builtin"), default="auto",
+                       help="auto (default): real Quarto when installed, else the built-in "
+                            "renderer (pandoc + Typst)")
     sub.add_parser("validate", help="only check data/raw/ and list every problem; writes nothing")
     return parser
 
@@ -61,6 +64,19 @@ def _build(args, paths: ProjectPaths, out: Console) -> int:
                           progress=lambda r: out.print(r.describe()))
     where = paths.shown(paths.edition_build(unit_id, args.year))
     out.print(f"   {'done' if ran else 'unchanged, nothing to run'}: {where}/notebooks, charts, tables")
+
+    from .build import build_sources, render_edition
+    out.print("[bold]3. Report sources[/] · 报告源文件: data variables and generated task lists …")
+    written = build_sources(paths, unit_id, args.year)
+    changed = [g for g in written if g.written]
+    out.print(f"   _variables.yml and {len(written)} generated parts ({len(changed)} changed)")
+
+    out.print(f"[bold]4. Site and PDFs[/] · 网站与PDF (renderer: {args.renderer}) …")
+    result, ran = render_edition(paths, unit_id, args.year, args.renderer)
+    out.print(f"   backend: {result.version}")
+    out.print(f"   {'done' if ran else 'unchanged, nothing to render'}: {paths.shown(result.site_dir)}/index.html")
+    for lang, pdf in sorted(result.pdfs.items()):
+        out.print(f"   PDF ({lang}): {paths.shown(pdf)}")
     return EXIT_OK
 
 

@@ -29,3 +29,23 @@ def project_copy(tmp_path) -> Path:
     shutil.copytree(ROOT / "data" / "raw", dest / "data" / "raw")
     shutil.copytree(ROOT / "config", dest / "config")
     return dest
+
+
+@pytest.fixture(scope="session")
+def edition_2017() -> Path:
+    """The real 2017 edition, built in this checkout by the README's build command path.
+
+    The build is incremental, so this is quick when the outputs are current. A file lock
+    keeps parallel test workers (pytest -n) from building at the same time.
+    """
+    import fcntl
+
+    from bpsreport.cli import main
+
+    lock_path = ROOT / "build" / ".test-build.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        code = main(["--root", str(ROOT), "build", "--year", "2017"])
+    assert code == 0, "pipeline.py build --year 2017 failed; run it to see why"
+    return ROOT

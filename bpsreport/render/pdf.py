@@ -1,0 +1,1025 @@
+"""The PDF editions: pandoc's Typst writer, the official-document template, the typst wheel.
+
+One PDF per language and one bilingual PDF holding both editions, in the style of the
+printed documents (GB/T 9704-2012: red issuing-agency mark, document number, red rule,
+numbered headings 一、 （一） 1. （1）, 28 characters by 22 lines of 三号 仿宋):
+
+    reports/<year>/<lang>/report.qmd
+      --resolve (qmd.py: includes, variables, embedded notebook outputs)--> pandoc markdown
+      --pandoc (JSON AST, adjusted here)--> Typst, through templates/typst/report.typst
+      --typst wheel--> build/<unit>/<year>/pdf/report-<lang>.pdf, report-bilingual.pdf
+
+What this module adds between pandoc and Typst, in :func:`adjust_ast`:
+
+- an embedded Great Tables table becomes an ``official-data-table`` call built from its
+  HTML, so status cells keep the palette of ``config/status.yml`` (pandoc's own reading
+  of the HTML would drop every colour); its title becomes the numbered caption, and a
+  table without rows prints only its message;
+- embedded tables and charts are matched to their places in document order, because
+  every domain notebook uses the same cell labels (``tbl-targets-zh``);
+- a chart cell that printed a message instead of a chart keeps the message only;
+- a callout div becomes an ``official-callout`` box (its ``## Title`` is the box title,
+  not a numbered heading);
+- ``@fig-``/``@tbl-``/``@sec-`` references become Typst references, without the space
+  that separates them from Chinese text in the source (见图1);
+- the addressee line of the cover notice (its first paragraph, ending with a colon)
+  starts at the margin;
+- images get the text width unless they set one, and every image file is copied next
+  to the Typst source, which is compiled with that folder as its root;
+- for the bilingual PDF, every identifier gets a language prefix, so the two editions'
+  labels cannot collide.
+
+The template (``templates/typst/typst-template.typ``) sets the rest: the 版头 from
+``edition.issuer_mark`` and ``edition.doc_number``; the title; GB/T 9704 numbering; an
+unnumbered top-level heading opens a part on a new page, and the cover notice before the
+first one is signed with ``edition.issuer`` and ``edition.issued``; the 版记 (disclosure,
+copies, printing office and date) closes the last page.
+
+Geometry, sizes and fonts are data (``config/pdf.yml``); the issuing details come from
+``config/edition.yml``. Both reach the template as document metadata (:func:`pdf_metadata`),
+which the Quarto backend passes to real Quarto as well. The PDFs carry the edition's issue
+date as their creation date, so an unchanged edition rebuilds byte for byte.
+
+Examples
+--------
+>>> pdfs = render_pdfs(request, {"zh": load_project(root, "zh"),
+...                              "en": load_project(root, "en")})          # doctest: +SKIP
+>>> pdfs["bilingual"].name                                               # doctest: +SKIP
+'report-bilingual.pdf'
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import datetime as dt
+import json
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import unquote
+
+import yaml
+
+from bpsreport.render import RenderError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from bpsreport.render import RenderRequest
+    from bpsreport.render.project import ProjectConfig
+    from bpsreport.render.qmd import EmbeddedFigure, EmbeddedTable
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PDF_CONFIG = PROJECT_ROOT / "config" / "pdf.yml"
+EDITION_CONFIG = PROJECT_ROOT / "config" / "edition.yml"
+TEMPLATE_DIR = PROJECT_ROOT / "templates" / "typst"
+PANDOC_TEMPLATE = TEMPLATE_DIR / "report.typst"
+#: The two Quarto template partials (format: typst: template-partials).
+TEMPLATE_PARTIALS = (TEMPLATE_DIR / "typst-template.typ", TEMPLATE_DIR / "typst-show.typ")
+REPORT_SOURCE = "report.qmd"
+LANGS = ("zh", "en")
+# Font roles whose families must draw Chinese, per language.
+_CJK_ROLES = {"zh": ("mark", "title", "heading1", "heading2", "heading3", "heading4", "body",
+                     "page_number", "table", "table_head"), "en": ()}
+_CALLOUT = re.compile(r"^callout-(note|tip|important|warning|caution)$")
+_CROSSREF = re.compile(r"^(fig|tbl|sec)-")
+_LENGTH = re.compile(r"^-?\d+(?:\.\d+)?(?:pt|mm|cm|in|em)$")
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class PdfFontMissing(RenderError):
+    """No installed font can draw the Chinese text of the PDF."""
+
+    exit_code = 4
+
+
+class PdfBuildError(RenderError):
+    """pandoc or Typst failed; the message names the intermediate file kept for inspection."""
+
+
+# --- configuration --------------------------------------------------------------------------
+
+@lru_cache(maxsize=4)
+def _load_yaml(path: Path, mtime: float) -> dict:
+    with open(path, encoding="utf-8") as fh:
+        data = yaml.safe_load(fh) or {}
+    if not isinstance(data, dict):
+        raise RenderError(f"{path}: expected a YAML mapping at the top level")
+    return data
+
+
+def load_pdf_config(path: Path = PDF_CONFIG) -> dict:
+    """``config/pdf.yml`` (a fresh copy; callers may change it)."""
+    path = Path(path)
+    if not path.is_file():
+        raise RenderError(f"{path}: the PDF settings file is missing")
+    return copy.deepcopy(_load_yaml(path, path.stat().st_mtime))
+
+
+def font_dirs(config: Mapping, root: Path = PROJECT_ROOT) -> list[Path]:
+    """The existing folders of ``font_paths`` (project-relative or absolute, ``~`` expanded)."""
+    found = []
+    for entry in config.get("font_paths") or []:
+        path = Path(os.path.expanduser(str(entry)))
+        path = path if path.is_absolute() else Path(root) / path
+        if path.is_dir() and path not in found:
+            found.append(path)
+    return found
+
+
+@dataclass(frozen=True)
+class FontFace:
+    family: str
+    path: str | None
+    index: int
+
+
+@lru_cache(maxsize=8)
+def installed_fonts(dirs: tuple[str, ...]) -> dict[str, tuple[FontFace, ...]]:
+    """Every font family Typst can use (system fonts, ``dirs``, its embedded fonts), by
+    case-folded family name."""
+    import typst
+
+    out: dict[str, list[FontFace]] = {}
+    for info in typst.Fonts(include_system_fonts=True, include_embedded_fonts=True,
+                            font_paths=list(dirs)).fonts():
+        out.setdefault(info.family.casefold(), []).append(
+            FontFace(info.family, info.path, int(info.index or 0)))
+    return {k: tuple(v) for k, v in out.items()}
+
+
+@lru_cache(maxsize=64)
+def _covers(face: FontFace, probe: str) -> bool:
+    if not face.path:
+        return False
+    from bpsreport.style import font_covers
+
+    try:
+        return font_covers(face.path, probe, face.index)
+    except Exception:  # an unreadable font file is simply not a candidate
+        return False
+
+
+def resolve_fonts(config: Mapping, lang: str, dirs: Iterable[Path]) -> dict[str, list[str]]:
+    """For each font role of ``lang``, the families of ``config/pdf.yml`` that are installed.
+
+    Families are kept in the configured order under the name Typst knows them by. A role
+    that must draw Chinese keeps only families that cover ``probe_text``.
+
+    Raises
+    ------
+    PdfFontMissing
+        When a Chinese role has no usable family, or a role has none at all; the message
+        lists what was tried and what to install.
+    """
+    fonts = installed_fonts(tuple(str(d) for d in dirs))
+    probe = str(config.get("probe_text") or "中文")
+    roles = (config.get("fonts") or {}).get(lang)
+    if not roles:
+        raise RenderError(f"{PDF_CONFIG.name}: no `fonts.{lang}` section")
+    hint = " ".join(str(config.get("install_hint") or "").split())
+    resolved: dict[str, list[str]] = {}
+    for role, families in roles.items():
+        chosen: list[str] = []
+        for family in families or []:
+            faces = fonts.get(str(family).casefold())
+            if not faces:
+                continue
+            if role in _CJK_ROLES.get(lang, ()) and not any(_covers(f, probe) for f in faces):
+                continue
+            if faces[0].family not in chosen:
+                chosen.append(faces[0].family)
+        if not chosen and families:
+            what = "Chinese text" if role in _CJK_ROLES.get(lang, ()) else "text"
+            raise PdfFontMissing(
+                f"No installed font can draw the {what} of the {lang} PDF ({role}). Tried, in "
+                f"order: {', '.join(map(str, families))} (config/pdf.yml, fonts.{lang}.{role}). "
+                f"{hint}")
+        resolved[role] = chosen
+    return resolved
+
+
+def typst_value(value: object, *, color: bool = False) -> str:
+    """A YAML value as a Typst literal: lengths stay lengths, colours become ``rgb()``."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "none"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        if color:
+            return f'rgb("#{value.lstrip("#")}")'
+        if _LENGTH.match(value.strip()):
+            return value.strip()
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, (list, tuple)):
+        items = [typst_value(v, color=color) for v in value]
+        return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+    if isinstance(value, Mapping):
+        if not value:
+            return "(:)"
+        parts = []
+        for key, item in value.items():
+            name = str(key) if _IDENT.match(str(key)) else json.dumps(str(key), ensure_ascii=False)
+            parts.append(f"{name}: {typst_value(item, color=color or key == 'colors')}")
+        return "(" + ", ".join(parts) + ")"
+    raise RenderError(f"{PDF_CONFIG.name}: cannot pass {value!r} to Typst")
+
+
+def template_settings(config: Mapping, lang: str, fonts: Mapping[str, list[str]]) -> dict:
+    """The ``settings`` dictionary of ``official-document`` for one language."""
+    page = dict(config.get("page") or {})
+    number = str(page.pop("page_number", "{n}"))
+    prefix, _, suffix = number.partition("{n}")
+    page["page_number_prefix"], page["page_number_suffix"] = prefix, suffix
+    languages = config.get("languages") or {}
+    if lang not in languages:
+        raise RenderError(f"{PDF_CONFIG.name}: no `languages.{lang}` section")
+    return {
+        "page": page,
+        "colors": dict(config.get("colors") or {}),
+        "rule_thickness": config.get("rule_thickness", "0.5mm"),
+        "type": dict(languages[lang]),
+        "fonts": {role: list(families) for role, families in fonts.items()},
+    }
+
+
+def _raw_typst(code: str) -> str:
+    """Metadata text that pandoc (and Quarto) pass to the template as raw Typst."""
+    return f"`{code}`{{=typst}}"
+
+
+def edition_fields(year: int, lang: str, config_file: Path = EDITION_CONFIG) -> dict[str, str]:
+    """The issuing details of the edition in ``lang`` (``issuer_mark``, ``doc_number``,
+    ``issued`` written out, ...), from ``config/edition.yml`` as the variables print them."""
+    from bpsreport.variables import edition_variables, load_edition
+
+    values = edition_variables(load_edition(config_file, year), year)
+    return {name: texts[lang] for name, texts in values.items()}
+
+
+def pdf_metadata(year: int, lang: str, *, root: Path = PROJECT_ROOT,
+                 config: Mapping | None = None) -> dict:
+    """Document metadata for the Typst template: ``edition`` (issuing details in ``lang``)
+    and ``pdf`` (settings, and the composed 版记 lines)."""
+    config = load_pdf_config(Path(root) / "config" / "pdf.yml") if config is None else config
+    edition_file = Path(root) / "config" / "edition.yml"
+    edition = edition_fields(year, lang, edition_file if edition_file.is_file() else EDITION_CONFIG)
+    fonts = resolve_fonts(config, lang, font_dirs(config, root))
+    labels = (config.get("labels") or {}).get(lang) or {}
+    pdf = {"settings": _raw_typst(typst_value(template_settings(config, lang, fonts)))}
+    if edition.get("issued"):
+        pdf["printed"] = str(labels.get("printed", "{date}")).format(date=edition["issued"])
+    if edition.get("cc"):
+        pdf["cc"] = str(labels.get("cc", "")) + edition["cc"]
+    if edition.get("disclosure"):
+        pdf["disclosure"] = str(labels.get("disclosure", "")) + edition["disclosure"]
+    return {"edition": edition, "pdf": pdf}
+
+
+# --- pandoc ------------------------------------------------------------------------------------
+
+def pandoc_path() -> str:
+    import pypandoc
+
+    return pypandoc.get_pandoc_path()
+
+
+def _run_pandoc(args: list[str], text: str, what: str) -> str:
+    proc = subprocess.run([pandoc_path(), *args], input=text.encode("utf-8"),
+                          capture_output=True, check=False)
+    if proc.returncode != 0:
+        raise PdfBuildError(f"pandoc failed on {what}: {proc.stderr.decode('utf-8', 'replace').strip()}")
+    return proc.stdout.decode("utf-8")
+
+
+def markdown_to_ast(markdown: str, metadata: Mapping, what: str) -> dict:
+    """Pandoc's JSON AST of ``markdown`` with ``metadata`` as its YAML front matter."""
+    front = yaml.safe_dump(_plain(metadata), allow_unicode=True, sort_keys=False)
+    text = f"---\n{front}---\n\n{markdown}"
+    return json.loads(_run_pandoc(["-f", "markdown", "-t", "json"], text, what))
+
+
+def ast_to_typst(ast: Mapping, what: str, template: Path = PANDOC_TEMPLATE) -> str:
+    return _run_pandoc(["-f", "json", "-t", "typst", "--standalone", "--wrap=none",
+                        "--template", str(template)], json.dumps(ast, ensure_ascii=False), what)
+
+
+def _plain(value: object) -> object:
+    """Metadata as plain YAML types (dates as ISO text)."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    return value
+
+
+# --- the AST adjustments -----------------------------------------------------------------------
+
+class _Splice(list):
+    """Several elements that replace one in the list holding it."""
+
+
+def _walk(node: object, visit) -> object:
+    if isinstance(node, list):
+        out: list = []
+        for item in node:
+            new = _walk(item, visit)
+            if isinstance(new, _Splice):
+                out.extend(new)
+            else:
+                out.append(new)
+        return out
+    if isinstance(node, dict):
+        if "c" in node:
+            node = {**node, "c": _walk(node["c"], visit)}
+        if "t" in node:
+            return visit(node)
+        return node
+    return node
+
+
+def _raw(code: str) -> dict:
+    return {"t": "RawBlock", "c": ["typst", code]}
+
+
+def _raw_inline(code: str) -> dict:
+    return {"t": "RawInline", "c": ["typst", code]}
+
+
+def _typst_string(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _stringify(inlines: list) -> str:
+    """The plain text of pandoc inlines."""
+    parts: list[str] = []
+
+    def visit(node):
+        t = node.get("t")
+        if t == "Str":
+            parts.append(node["c"])
+        elif t in ("Space", "SoftBreak", "LineBreak"):
+            parts.append(" ")
+        return node
+
+    _walk(inlines, visit)
+    return "".join(parts).strip()
+
+
+@dataclass
+class AstContext:
+    """What :func:`adjust_ast` needs besides the AST."""
+
+    work_dir: Path
+    source_dir: Path
+    root: Path
+    tables: dict = field(default_factory=dict)  # label -> [EmbeddedTable, ...] in document order
+    figures: dict = field(default_factory=dict)  # markdown file name -> [EmbeddedFigure, ...]
+    id_prefix: str = ""
+    assets: dict = field(default_factory=dict)  # original target -> path in work_dir
+    written: int = 0  # embedded charts written so far (numbers their files)
+
+
+def adjust_ast(ast: dict, ctx: AstContext) -> dict:
+    """The AST changes between pandoc's reader and its Typst writer (see the module doc)."""
+    ast = copy.deepcopy(ast)
+    if ctx.id_prefix:
+        ast["blocks"] = _walk(ast["blocks"], lambda n: _prefix_ids(n, ctx.id_prefix))
+    ast["blocks"] = _walk(ast["blocks"], lambda n: _adjust_node(n, ctx))
+    _flush_addressee(ast["blocks"])
+    return ast
+
+
+def _flush_addressee(blocks: list) -> None:
+    """The addressee line of a cover notice (主送机关: the document's first paragraph, ending
+    with a colon) starts at the margin, not indented like the paragraphs after it."""
+    if blocks and blocks[0].get("t") == "Para":
+        text = _stringify(blocks[0]["c"])
+        if text.endswith(("：", ":")) and len(text) <= 60:
+            blocks[0]["c"].insert(0, _raw_inline("#official-flush-left()"))
+
+
+def _prefix_ids(node: dict, prefix: str) -> dict:
+    t, c = node["t"], node.get("c")
+    attr_at = {"Header": 1, "Div": 0, "Span": 0, "Figure": 0, "Image": 0, "Link": 0, "Code": 0,
+               "CodeBlock": 0, "Table": 0}
+    if t in attr_at and c[attr_at[t]][0]:
+        c[attr_at[t]][0] = prefix + c[attr_at[t]][0]
+    if t == "Link" and c[2][0].startswith("#"):
+        c[2][0] = "#" + prefix + c[2][0][1:]
+    if t == "Cite":
+        for citation in c[0]:
+            citation["citationId"] = prefix + citation["citationId"]
+    return node
+
+
+def _classes(attr: list) -> list[str]:
+    return list(attr[1])
+
+
+def _adjust_node(node: dict, ctx: AstContext) -> object:
+    t, c = node["t"], node.get("c")
+    if t == "Div":
+        ident, classes = c[0][0], _classes(c[0])
+        label = ident[len(ctx.id_prefix):] if ctx.id_prefix and ident.startswith(ctx.id_prefix) else ident
+        if ctx.tables.get(label):
+            # Several notebooks may use the same cell label (each domain's tbl-targets-zh):
+            # the embedded tables are taken in document order.
+            return _table_block(ctx.tables[label].pop(0), ident, c[1])
+        for cls in classes:
+            m = _CALLOUT.match(cls)
+            if m:
+                return _callout(m.group(1), c[1])
+        if label.startswith("fig-") and not _has_image(c[1]):
+            # A chart cell that printed a message instead of a chart: keep the message,
+            # drop the caption of the figure that is not there.
+            paras = [i for i, b in enumerate(c[1]) if b.get("t") == "Para"]
+            if len(paras) >= 2:
+                c[1].pop(paras[-1])
+        return node
+    if t in ("Para", "Plain"):
+        c[:] = _tighten_refs(c)
+        return node
+    if t == "Cite":
+        # Quarto's cross-references (@fig-, @tbl-, @sec-) are Typst references; pandoc
+        # would write a bibliography citation.
+        ids = [citation["citationId"] for citation in c[0]]
+        if ids and all(_CROSSREF.match(i[len(ctx.id_prefix):] if i.startswith(ctx.id_prefix) else i)
+                       for i in ids):
+            return _Splice(_raw_inline(f"#ref(<{i}>)") for i in ids)
+        return node
+    if t == "Image":
+        attrs = c[0][2]
+        if not any(k == "width" for k, _ in attrs):
+            attrs.append(["width", "100%"])
+        c[2][0] = _asset(c[2][0], ctx)
+        return node
+    return node
+
+
+_CJK_CHAR = re.compile(r"[\u2e80-\u9fff\u3000-\u303f\uff00-\uffef]")
+
+
+def _is_ref(node: dict) -> bool:
+    return node.get("t") == "RawInline" and node["c"][0] == "typst" and node["c"][1].startswith("#ref(")
+
+
+def _tighten_refs(inlines: list) -> list:
+    """Drop the space between Chinese text and a cross-reference: sources need it (Quarto
+    reads ``见@fig-x`` as plain text), print does not (见图1)."""
+    out = []
+    for i, node in enumerate(inlines):
+        if node.get("t") == "Space" and 0 < i < len(inlines) - 1:
+            before, after = inlines[i - 1], inlines[i + 1]
+            cjk_before = before.get("t") == "Str" and _CJK_CHAR.match(before["c"][-1:] or " ")
+            cjk_after = after.get("t") == "Str" and _CJK_CHAR.match(after["c"][:1] or " ")
+            if (cjk_before and _is_ref(after)) or (_is_ref(before) and cjk_after):
+                continue
+        out.append(node)
+    return out
+
+
+def _has_image(blocks: list) -> bool:
+    found: list = []
+
+    def visit(node: dict) -> dict:
+        if node.get("t") == "Image":
+            found.append(node)
+        return node
+
+    _walk(blocks, visit)
+    return bool(found)
+
+
+def _callout(kind: str, blocks: list) -> _Splice:
+    title: list = []
+    if blocks and blocks[0].get("t") == "Header":
+        title = blocks[0]["c"][2]
+        blocks = blocks[1:]
+    out = _Splice()
+    if title:
+        out.append(_raw(f'#official-callout(kind: "{kind}", title: ['))
+        out.append({"t": "Plain", "c": title})
+        out.append(_raw("])["))
+    else:
+        out.append(_raw(f'#official-callout(kind: "{kind}")['))
+    out.extend(blocks)
+    out.append(_raw("]"))
+    return out
+
+
+def _table_block(table: "EmbeddedTable", ident: str, blocks: list) -> dict:
+    """An embedded table: the notebook's HTML as an ``official-data-table`` in a figure.
+
+    The table's own title (Great Tables' heading) becomes the figure caption, so the
+    numbered caption and the title are one line (表1　2017年…目标完成情况表); without a
+    title the cell's ``tbl-cap`` is the caption.
+    """
+    parsed = parse_gt_table(table.html) if table.html else None
+    if parsed is None:  # not a Great Tables table: let pandoc write what qmd.py produced
+        return {"t": "Div", "c": [[ident, [], []], blocks]}
+    if not parsed.has_data():
+        # An empty table (no indicator of this domain has a target) prints only its
+        # message, Great Tables' first note, as a paragraph.
+        notes = [n.markup() for n in parsed.parser.notes if n.markup()]
+        return _raw(f"#par[{notes[0]}]" if notes else "")
+    caption = parsed.title_markup()
+    if not caption:
+        text = table.caption
+        if not text:  # the caption paragraph qmd.py puts after the table
+            paras = [b for b in blocks if b.get("t") == "Para"]
+            text = _stringify(paras[-1]["c"]) if paras else ""
+        caption = _content(text)
+    cap = f"caption: [{caption}], " if caption else ""
+    label = f" <{ident}>" if ident else ""
+    return _raw(f"#figure(kind: table, {cap}{parsed.typst(with_title=not caption)}){label}")
+
+
+def _asset(target: str, ctx: AstContext) -> str:
+    """Copy an image next to the Typst source; return its path there."""
+    assets = ctx.work_dir / "assets"
+    if ctx.figures.get(target):
+        # An embedded chart: notebooks share cell labels, so the same file name can stand
+        # for several charts; each occurrence takes the next one, in document order.
+        fig = ctx.figures[target].pop(0)
+        ctx.written += 1
+        dest = assets / f"{ctx.written:02d}-{fig.label}{Path(fig.filename).suffix or '.png'}"
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_bytes(fig.data)
+        return dest.relative_to(ctx.work_dir).as_posix()
+    if target in ctx.assets:
+        return ctx.assets[target]
+    if target.startswith("data:"):
+        m = re.match(r"data:image/(png|jpeg|svg\+xml)(;base64)?,(.*)$", target, re.DOTALL)
+        if not m:
+            raise PdfBuildError(f"an image has a data URI of an unsupported type: {target[:40]}…")
+        ext = {"png": "png", "jpeg": "jpg", "svg+xml": "svg"}[m.group(1)]
+        data = base64.b64decode(m.group(3)) if m.group(2) else unquote(m.group(3)).encode("utf-8")
+        dest = assets / f"image-{len(ctx.assets) + 1}.{ext}"
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_bytes(data)
+        ctx.assets[target] = dest.relative_to(ctx.work_dir).as_posix()
+        return ctx.assets[target]
+    if re.match(r"^[a-z][a-z0-9+.-]*://", target, re.IGNORECASE):
+        raise PdfBuildError(f"the PDF cannot include the remote image {target}; save it in the "
+                            "project and refer to the file")
+    candidates = [ctx.work_dir / target, ctx.source_dir / target]
+    if target.startswith("/"):
+        candidates.insert(0, ctx.root / target.lstrip("/"))
+    for path in candidates:
+        if path.is_file():
+            path = path.resolve()
+            try:
+                rel = path.relative_to(ctx.work_dir.resolve())
+                ctx.assets[target] = rel.as_posix()
+            except ValueError:
+                dest = assets / f"image-{len(ctx.assets) + 1}{path.suffix.lower()}"
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(path, dest)
+                ctx.assets[target] = dest.relative_to(ctx.work_dir).as_posix()
+            return ctx.assets[target]
+    raise PdfBuildError(f"image {target} not found (looked in {ctx.source_dir} and the build "
+                        "folder); run the build so the notebooks write their charts")
+
+
+# --- Great Tables HTML -> Typst -----------------------------------------------------------------
+
+def _content(text: str) -> str:
+    """Plain text as Typst markup content (inside ``[...]``)."""
+    return f"#{_typst_string(text)}" if text else ""
+
+
+@dataclass
+class _Cell:
+    parts: list = field(default_factory=list)  # Typst markup pieces
+    style: dict = field(default_factory=dict)
+    classes: tuple = ()
+    colspan: int = 1
+
+    def markup(self) -> str:
+        return "".join(self.parts).strip()
+
+
+class _GtParser(HTMLParser):
+    """Reads the table of Great Tables' HTML: title, headings, rows, notes."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.widths: list[float] = []
+        self.title: _Cell | None = None
+        self.subtitle: _Cell | None = None
+        self.header: list[_Cell] = []
+        self.rows: list[tuple[str, list[_Cell]]] = []  # ("group"|"data", cells)
+        self.notes: list[_Cell] = []
+        self._section = None
+        self._row: list[_Cell] | None = None
+        self._row_kind = "data"
+        self._cell: _Cell | None = None
+        self._stack: list[str] = []  # open inline elements that close with a suffix
+        self._skip = 0
+        self._text: list[str] = []
+        self.found_table = False
+
+    # -- helpers
+    def _flush(self):
+        if self._cell is not None and self._text:
+            text = re.sub(r"\s+", " ", "".join(self._text))
+            if text:
+                self._cell.parts.append(_content(text))
+        self._text = []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        cls = tuple((a.get("class") or "").split())
+        if tag in ("style", "script"):
+            self._skip += 1
+            return
+        if tag == "table":
+            self.found_table = True
+        elif tag == "col":
+            m = re.search(r"width:\s*([\d.]+)%", a.get("style") or "")
+            self.widths.append(float(m.group(1)) if m else 0.0)
+        elif tag in ("thead", "tbody", "tfoot"):
+            self._section = tag
+        elif tag == "tr":
+            self._row = []
+            self._row_kind = "data"
+        elif tag in ("td", "th"):
+            self._flush()
+            if "gt_group_heading" in cls:
+                self._row_kind = "group"
+            self._cell = _Cell(style=_css(a.get("style") or ""), classes=cls,
+                               colspan=int(a.get("colspan") or 1))
+        elif self._cell is not None:
+            self._flush()
+            if tag == "span" and "gt_footnote_marks" in cls:
+                self._cell.parts.append("#super[")
+                self._stack.append("]")
+            elif tag in ("strong", "b"):
+                self._cell.parts.append("#strong[")
+                self._stack.append("]")
+            elif tag in ("em", "i"):
+                self._cell.parts.append("#emph[")
+                self._stack.append("]")
+            elif tag == "div":
+                # One item of a list cell (departments, targets): its own hanging line.
+                self._cell.parts.append("#block(above: 0.25em, below: 0.25em, par(hanging-indent: 1em)[")
+                self._stack.append("])")
+            elif tag == "br":
+                self._cell.parts.append("#linebreak()")
+            else:
+                self._stack.append("")
+
+    def handle_startendtag(self, tag, attrs):
+        self.handle_starttag(tag, attrs)
+        if tag not in ("col", "br"):
+            self.handle_endtag(tag)
+
+    def handle_endtag(self, tag):
+        if tag in ("style", "script"):
+            self._skip = max(0, self._skip - 1)
+            return
+        if tag in ("td", "th") and self._cell is not None:
+            self._flush()
+            while self._stack:
+                self._cell.parts.append(self._stack.pop())
+            if self._row is not None:
+                self._row.append(self._cell)
+            self._cell = None
+        elif tag == "tr" and self._row is not None:
+            self._end_row(self._row)
+            self._row = None
+        elif tag in ("thead", "tbody", "tfoot"):
+            self._section = None
+        elif self._cell is not None and tag not in ("col", "br"):
+            self._flush()
+            if self._stack:
+                self._cell.parts.append(self._stack.pop())
+
+    def handle_data(self, data):
+        if self._skip or self._cell is None:
+            return
+        self._text.append(data)
+
+    def _end_row(self, cells: list[_Cell]):
+        if not cells:
+            return
+        first = cells[0]
+        if "gt_title" in first.classes:
+            self.title = first
+        elif "gt_subtitle" in first.classes:
+            self.subtitle = first
+        elif any("gt_col_heading" in c.classes for c in cells):
+            self.header = cells
+        elif any(cls in first.classes for cls in ("gt_sourcenote", "gt_footnote")):
+            self.notes.append(first)
+        elif self._section in ("tbody", None) or self._row_kind == "group":
+            self.rows.append((self._row_kind, cells))
+
+
+def _css(style: str) -> dict:
+    out = {}
+    for part in style.split(";"):
+        if ":" in part:
+            key, value = part.split(":", 1)
+            out[key.strip().lower()] = value.strip()
+    return out
+
+
+def _hex(color: str | None) -> str | None:
+    if not color:
+        return None
+    m = re.fullmatch(r"#?([0-9a-fA-F]{6})", color.strip())
+    if m:
+        return m.group(1).upper()
+    m = re.fullmatch(r"#?([0-9a-fA-F]{3})", color.strip())
+    return "".join(ch * 2 for ch in m.group(1)).upper() if m else None
+
+
+def _align(cell: _Cell) -> str:
+    for cls, where in (("gt_right", "right"), ("gt_center", "center"), ("gt_left", "left")):
+        if cls in cell.classes:
+            return where
+    return "left"
+
+
+@dataclass
+class GtTable:
+    """The parts of a Great Tables table, as Typst markup."""
+
+    parser: _GtParser
+
+    def has_data(self) -> bool:
+        return any(kind == "data" for kind, _ in self.parser.rows)
+
+    def title_markup(self) -> str:
+        return self.parser.title.markup() if self.parser.title is not None else ""
+
+    def typst(self, *, with_title: bool = True) -> str:
+        """An ``official-data-table(...)`` call (see templates/typst/typst-template.typ)."""
+        p = self.parser
+        columns = max([len(p.header)] + [sum(c.colspan for c in cells)
+                                          for kind, cells in p.rows if kind == "data"])
+        widths = p.widths[:columns] if len(p.widths) >= columns else []
+        if not widths or not all(w > 0 for w in widths):
+            widths = [1.0] * columns
+        first_data = next((cells for kind, cells in p.rows if kind == "data"), p.header)
+        aligns = [_align(c) for c in first_data] + ["left"] * (columns - len(first_data))
+        rows = []
+        for kind, cells in p.rows:
+            if kind == "group":
+                rows.append(f"(group: [{cells[0].markup()}])")
+            else:
+                rows.append("(cells: (" + ", ".join(_cell_code(c) for c in cells) + ",))")
+        args = []
+        if with_title and self.title_markup():
+            args.append(f"title: [{self.title_markup()}]")
+        if p.subtitle is not None and p.subtitle.markup():
+            args.append(f"subtitle: [{p.subtitle.markup()}]")
+        args.append("widths: " + typst_value([round(w, 3) for w in widths]))
+        args.append("aligns: " + _tuple(aligns))
+        args.append("header: " + _tuple(f"[{c.markup()}]" for c in p.header))
+        args.append("rows: " + _tuple(rows))
+        args.append("notes: " + _tuple(f"[{n.markup()}]" for n in p.notes if n.markup()))
+        return "official-data-table(" + ", ".join(args) + ")"
+
+
+def _tuple(items: Iterable[str]) -> str:
+    items = list(items)
+    return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+
+
+def _cell_code(cell: _Cell) -> str:
+    """A body cell; a styled one (a status) as ``(body:, fill:, color:, bold:)``."""
+    body = f"[{cell.markup()}]"
+    fill = _hex(cell.style.get("background-color"))
+    color = _hex(cell.style.get("color"))
+    bold = "bold" in cell.style.get("font-weight", "")
+    if not (fill or color or bold):
+        return body
+    parts = [f"body: {body}"]
+    if fill:
+        parts.append(f'fill: "{fill}"')
+    if color:
+        parts.append(f'color: "{color}"')
+    if bold:
+        parts.append("bold: true")
+    return "(" + ", ".join(parts) + ")"
+
+
+def parse_gt_table(html_text: str) -> GtTable | None:
+    """Read a Great Tables table from its HTML; ``None`` when the HTML holds no table."""
+    parser = _GtParser()
+    parser.feed(html_text)
+    parser.close()
+    if not parser.found_table or not (parser.rows or parser.header):
+        return None
+    return GtTable(parser)
+
+
+def gt_html_to_typst(html_text: str) -> str | None:
+    """A Great Tables table (its HTML) as an ``official-data-table(...)`` call, or ``None``
+    when the HTML holds no table.
+
+    Status cells keep their fill and text colour, footnote marks become superscripts, list
+    cells keep one item per line, source notes and footnotes follow the table.
+    """
+    table = parse_gt_table(html_text)
+    return None if table is None else table.typst()
+
+
+# --- Typst ------------------------------------------------------------------------------------------
+
+def compile_typst(source: Path, output: Path, *, font_paths: Iterable[Path],
+                  timestamp: dt.datetime | None = None) -> list[str]:
+    """Compile ``source`` (root: its folder) to the PDF ``output``; return the warnings."""
+    import typst
+
+    output.parent.mkdir(parents=True, exist_ok=True)
+    kwargs = {}
+    if timestamp is not None:
+        kwargs["timestamp"] = int(timestamp.timestamp())
+    try:
+        _, warnings = typst.compile_with_warnings(
+            str(source), output=str(output), root=str(source.parent),
+            font_paths=[str(p) for p in font_paths], **kwargs)
+    except typst.TypstError as exc:
+        detail = getattr(exc, "diagnostic", "") or str(exc)
+        raise PdfBuildError(f"Typst could not typeset {source}: {getattr(exc, 'message', exc)}"
+                            f"\n{detail}\n(the Typst source is kept there for inspection)") from exc
+    except RuntimeError as exc:
+        raise PdfBuildError(f"Typst could not typeset {source}: {exc}\n(the Typst source is "
+                            "kept there for inspection)") from exc
+    return [getattr(w, "message", str(w)) for w in warnings]
+
+
+def write_edition_typst(markdown: str, metadata: Mapping, *, lang: str, work_dir: Path,
+                        name: str, source_dir: Path, root: Path = PROJECT_ROOT,
+                        tables: Iterable["EmbeddedTable"] = (),
+                        figures: Iterable["EmbeddedFigure"] = (),
+                        id_prefix: str = "") -> Path:
+    """pandoc markdown + metadata -> ``<work_dir>/<name>.typ`` through the official template.
+
+    ``tables`` and ``figures`` are the embedded notebook outputs of the resolved document
+    (``ResolvedDocument.tables`` / ``.figures``), in document order.
+    """
+    work_dir = Path(work_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    what = f"the {lang} PDF ({name})"
+    ast = markdown_to_ast(markdown, metadata, what)
+    table_queue: dict[str, list] = {}
+    for table in tables:
+        table_queue.setdefault(table.label, []).append(table)
+    figure_queue: dict[str, list] = {}
+    for fig in figures:
+        figure_queue.setdefault(fig.filename, []).append(fig)
+    ctx = AstContext(work_dir=work_dir, source_dir=Path(source_dir), root=Path(root),
+                     tables=table_queue, figures=figure_queue, id_prefix=id_prefix)
+    typst_text = ast_to_typst(adjust_ast(ast, ctx), what)
+    path = work_dir / f"{name}.typ"
+    path.write_text(typst_text, encoding="utf-8")
+    return path
+
+
+def bilingual_source(parts: Iterable[Path], work_dir: Path, name: str = "report-bilingual") -> Path:
+    """One Typst document including each edition in turn (each restarts its page count)."""
+    lines = ["// The bilingual PDF: each edition in turn, each with its own frame and page numbers."]
+    lines += [f'#include "{Path(p).name}"' for p in parts]
+    path = work_dir / f"{name}.typ"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+_META_SHORTCODE = re.compile(r"\{\{<\s*(var|meta)\s+(\S+)\s*>\}\}")
+
+
+def _resolve_shortcodes(value: object, variables: Mapping, metadata: Mapping) -> object:
+    """``{{< var key >}}`` and ``{{< meta key >}}`` inside metadata text (a title), as Quarto
+    resolves them there too."""
+    if isinstance(value, Mapping):
+        return {k: _resolve_shortcodes(v, variables, metadata) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_resolve_shortcodes(v, variables, metadata) for v in value]
+    if not isinstance(value, str) or "{{<" not in value:
+        return value
+    from bpsreport.render.qmd import lookup, scalar_text
+
+    def replace(m: re.Match) -> str:
+        found, got = lookup(variables if m.group(1) == "var" else metadata, m.group(2))
+        if not found or isinstance(got, (dict, list)) or got is None:
+            where = "_variables.yml" if m.group(1) == "var" else "the document metadata"
+            raise RenderError(f"front matter: {m.group(0)} names no single value in {where}")
+        return scalar_text(got)
+
+    return _META_SHORTCODE.sub(replace, value)
+
+
+def document_metadata_for_pdf(doc_metadata: Mapping, year: int, lang: str, *,
+                              root: Path = PROJECT_ROOT, variables: Mapping | None = None) -> dict:
+    """The resolved document's metadata with the template's ``edition`` and ``pdf`` keys.
+
+    Shortcodes in metadata text are resolved with ``variables`` (``_variables.yml``). The
+    document's own ``edition`` values win over ``config/edition.yml``.
+    """
+    meta = dict(_plain(doc_metadata))
+    meta = _resolve_shortcodes(meta, variables or {}, meta)
+    extra = pdf_metadata(year, lang, root=root)
+    edition = dict(extra["edition"])
+    if isinstance(meta.get("edition"), Mapping):
+        edition.update({k: v for k, v in meta["edition"].items() if not isinstance(v, Mapping)})
+    meta["edition"] = edition
+    meta["pdf"] = extra["pdf"]
+    meta["lang"] = lang
+    return meta
+
+
+def _issued(year: int, root: Path) -> dt.datetime | None:
+    """The edition's issue date, used as the PDFs' creation date so rebuilds are identical."""
+    try:
+        from bpsreport.variables import load_edition
+
+        config = Path(root) / "config" / "edition.yml"
+        issued = load_edition(config if config.is_file() else EDITION_CONFIG, year)["issued"]
+        day = issued if isinstance(issued, dt.date) else dt.date.fromisoformat(str(issued))
+        return dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc)
+    except Exception:  # a missing date only costs reproducible timestamps
+        return None
+
+
+def render_pdfs(request: "RenderRequest", projects: Mapping[str, "ProjectConfig"]) -> dict[str, Path]:
+    """The PDF editions of ``request`` into ``request.pdf_dir``.
+
+    Parameters
+    ----------
+    request
+        Unit, year, languages and the staging folder for the PDFs.
+    projects
+        The loaded project configuration per language (``_quarto.yml`` + profile).
+
+    Returns
+    -------
+    dict
+        ``{"zh": …/report-zh.pdf, "en": …/report-en.pdf, "bilingual": …}`` (the bilingual
+        PDF when both languages are rendered).
+
+    Raises
+    ------
+    PdfFontMissing
+        No font can draw the Chinese text (says what to install).
+    PdfBuildError
+        pandoc or Typst failed; the Typst source is kept in ``<pdf_dir>/_typst/``.
+    """
+    from bpsreport.render.qmd import resolve_document
+
+    root = Path(request.root)
+    pdf_dir = Path(request.pdf_dir)
+    work = pdf_dir / "_typst"
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    config = load_pdf_config(root / "config" / "pdf.yml" if (root / "config" / "pdf.yml").is_file()
+                             else PDF_CONFIG)
+    dirs = font_dirs(config, root)
+    stamp = _issued(request.year, root)
+    out: dict[str, Path] = {}
+    bilingual_parts: list[Path] = []
+    both = all(lang in request.langs for lang in LANGS)
+    for lang in request.langs:
+        source = root / "reports" / str(request.year) / lang / REPORT_SOURCE
+        if not source.is_file():
+            raise RenderError(f"{source.relative_to(root)}: the PDF source of the {lang} edition "
+                              f"is missing (docs/rendering.md)")
+        if lang not in projects:
+            raise RenderError(f"no project configuration for {lang!r} (profile _quarto-{lang}.yml)")
+        doc = resolve_document(source, project=projects[lang], lang=lang, target="typst")
+        meta = document_metadata_for_pdf(doc.metadata, request.year, lang, root=root,
+                                         variables=projects[lang].variables)
+        typ = write_edition_typst(doc.markdown, meta, lang=lang, work_dir=work,
+                                  name=f"report-{lang}", source_dir=source.parent, root=root,
+                                  tables=doc.tables, figures=doc.figures)
+        pdf = pdf_dir / f"report-{lang}.pdf"
+        compile_typst(typ, pdf, font_paths=dirs, timestamp=stamp)
+        out[lang] = pdf
+        if both:
+            bilingual_parts.append(write_edition_typst(
+                doc.markdown, meta, lang=lang, work_dir=work, name=f"bilingual-{lang}",
+                source_dir=source.parent, root=root, tables=doc.tables, figures=doc.figures,
+                id_prefix=f"{lang}-"))
+    if both:
+        ordered = sorted(bilingual_parts, key=lambda p: LANGS.index(p.stem.rsplit("-", 1)[1]))
+        typ = bilingual_source(ordered, work)
+        pdf = pdf_dir / "report-bilingual.pdf"
+        compile_typst(typ, pdf, font_paths=dirs, timestamp=stamp)
+        out["bilingual"] = pdf
+    shutil.rmtree(work, ignore_errors=True)
+    return out

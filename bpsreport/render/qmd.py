@@ -1,0 +1,748 @@
+"""Resolving a ``.qmd`` source into plain pandoc markdown, as Quarto would before pandoc runs.
+
+The built-in renderer supports exactly the Quarto syntax listed in ``docs/rendering.md``:
+
+- YAML front matter, merged over the project's (and profile's) metadata;
+- ``{{< var a.b.c >}}`` from ``_variables.yml`` and ``{{< meta key >}}``;
+- ``{{< include path >}}`` (recursive; a leading ``/`` is the project root);
+- ``{{< embed notebook.ipynb#label >}}``: a labelled cell of an *executed* notebook;
+- callouts, cross-references and numbered sections, which pandoc parses and the Lua
+  filters in :mod:`bpsreport.render.filters` turn into output.
+
+Everything else that Quarto would treat specially (any other shortcode, executable code
+cells, layout and conditional-content divs, callout types Quarto lacks) raises
+:class:`~bpsreport.render.UnsupportedSyntax` naming the file and line, so a source never
+renders differently under the two backends without anyone noticing. Shortcodes inside
+code spans and code blocks are left alone; ``{{{< x >}}}`` is the escaped, literal form.
+
+Every line keeps the file and line it came from through includes, so an error in an
+included part names that part's line.
+
+Examples
+--------
+>>> project = load_project(Path("."), "zh")                                    # doctest: +SKIP
+>>> doc = resolve_document(Path("reports/2017/zh/index.qmd"), project=project,
+...                        lang="zh", target="html")                          # doctest: +SKIP
+>>> doc.write_media(out_dir)                                                  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import yaml
+
+from bpsreport.render import RenderError, UnsupportedSyntax
+from bpsreport.render.project import merge_config
+
+if TYPE_CHECKING:  # pragma: no cover
+    from bpsreport.render.project import ProjectConfig
+
+SUPPORTED_SUMMARY = (
+    "YAML front matter, {{< var key >}}, {{< meta key >}}, {{< include path >}}, "
+    "{{< embed notebook.ipynb#label >}}, callouts (.callout-note, -tip, -important, "
+    "-warning, -caution), cross-references @fig-/@tbl-/@sec-, number-sections and "
+    "{.unnumbered} (see docs/rendering.md)")
+
+TARGETS = ("html", "typst")
+CALLOUT_TYPES = ("note", "tip", "important", "warning", "caution")
+REF_PREFIXES = ("fig", "tbl", "sec")
+
+# A shortcode: {{< name args >}}; the escaped form has three braces.
+_ESCAPED = re.compile(r"\{\{\{<(.*?)>\}\}\}")
+_SHORTCODE = re.compile(r"\{\{([<%])\s*(.*?)\s*([>%])\}\}")
+_SHORTCODE_START = re.compile(r"\{\{[<%]")
+_FENCE = re.compile(r"^(\s{0,3})(`{3,}|~{3,})\s*(.*)$")
+_DIV_OPEN = re.compile(r"^\s{0,3}(:{3,})\s*(\{.*\}|[\w-]+)\s*(:*)\s*$")
+_REF = re.compile(r"@(?P<id>(?:fig|tbl|sec)-[\w.:-]*\w)")
+_ID_ATTR = re.compile(r"\{[^{}]*#((?:fig|tbl|sec)-[\w-]*\w)[^{}]*\}")
+
+# Quarto divs and attributes that change layout or visibility: pandoc alone would render
+# them as plain divs, which is not what Quarto does, so they are refused.
+_QUARTO_DIV_CLASSES = re.compile(
+    r"^(content-visible|content-hidden|panel-[\w-]+|column-[\w-]+|callout(-[\w-]+)?|"
+    r"cell|cell-output[\w-]*|hidden|page-columns|page-full|aside|margin-[\w-]+|"
+    r"landscape|quarto-[\w-]+)$")
+_QUARTO_ATTRS = ("when-format", "unless-format", "when-profile", "unless-profile",
+                 "when-meta", "unless-meta", "layout", "layout-ncol", "layout-nrow",
+                 "layout-valign", "layout-align")
+
+
+# --- what a resolved document holds ------------------------------------------------------
+
+@dataclass
+class SourceLine:
+    """One line of resolved text and where it came from."""
+
+    text: str
+    file: Path
+    line: int  # 1-based, in ``file``
+
+
+@dataclass
+class EmbeddedFigure:
+    """A chart taken from a notebook cell; ``filename`` is how the markdown refers to it."""
+
+    label: str
+    caption: str
+    alt: str
+    filename: str  # relative to the page's folder, e.g. "index_files/figure-html/fig-x.svg"
+    data: bytes
+    mime: str
+    notebook: Path
+
+
+@dataclass
+class EmbeddedTable:
+    label: str
+    caption: str
+    html: str
+    markdown: str
+    notebook: Path
+
+
+@dataclass
+class ResolvedDocument:
+    """A source with every shortcode resolved: pandoc markdown plus its metadata."""
+
+    source: Path
+    metadata: dict
+    markdown: str
+    figures: list = field(default_factory=list)  # list[EmbeddedFigure]
+    tables: list = field(default_factory=list)  # list[EmbeddedTable]
+    lines: list = field(default_factory=list, repr=False)  # list[SourceLine] of the body
+    includes: list = field(default_factory=list)  # every file read: sources, notebooks
+
+    def write_media(self, page_dir: Path) -> list[Path]:
+        """Write the figures' files under ``page_dir`` (the folder of the output page)."""
+        written = []
+        for fig in self.figures:
+            dest = Path(page_dir) / fig.filename
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_bytes(fig.data)
+            written.append(dest)
+        return written
+
+    @property
+    def title(self) -> str:
+        return str(self.metadata.get("title") or "")
+
+    def ids(self) -> set[str]:
+        """Cross-reference targets defined in the document."""
+        return {m.group(1) for m in _ID_ATTR.finditer(self.markdown)}
+
+
+# --- front matter and metadata ------------------------------------------------------------
+
+def split_front_matter(text: str, path: Path) -> tuple[dict, list[str], int]:
+    """``(front matter, body lines, line number of the first body line)``."""
+    lines = text.splitlines()
+    if lines and lines[0].strip() == "---":
+        for i in range(1, len(lines)):
+            if lines[i].strip() in ("---", "..."):
+                block = "\n".join(lines[1:i])
+                try:
+                    data = yaml.safe_load(block) or {}
+                except yaml.YAMLError as exc:
+                    mark = getattr(exc, "problem_mark", None)
+                    line = (mark.line + 2) if mark is not None else 1
+                    raise RenderError(f"{path}:{line}: front matter is not valid YAML "
+                                      f"({getattr(exc, 'problem', exc)})") from exc
+                if not isinstance(data, dict):
+                    raise RenderError(f"{path}:1: front matter must be a YAML mapping")
+                return data, lines[i + 1:], i + 2
+        raise RenderError(f"{path}:1: front matter opened with --- is never closed")
+    return {}, lines, 1
+
+
+def document_formats(front: dict, project: "ProjectConfig") -> list[str]:
+    """The formats a document renders to: its own ``format`` or else the project's."""
+    fmt = front.get("format", project.config.get("format"))
+    if fmt is None:
+        return ["html"]
+    if isinstance(fmt, str):
+        return [fmt]
+    if isinstance(fmt, list):
+        return [str(f) for f in fmt]
+    return [str(k) for k in fmt]
+
+
+def _format_options(fmt: object, target: str) -> dict:
+    if isinstance(fmt, dict):
+        opts = fmt.get(target)
+        return opts if isinstance(opts, dict) else {}
+    return {}
+
+
+def document_metadata(front: dict, project: "ProjectConfig", target: str) -> dict:
+    """Project metadata, then the project's ``format.<target>`` options, then the document's."""
+    base = {k: v for k, v in project.config.items() if k not in ("project", "format", "profile")}
+    meta = merge_config(base, _format_options(project.config.get("format"), target))
+    own = {k: v for k, v in front.items() if k != "format"}
+    meta = merge_config(meta, own)
+    meta = merge_config(meta, _format_options(front.get("format"), target))
+    return meta
+
+
+def lookup(tree: object, dotted: str) -> tuple[bool, object]:
+    node = tree
+    for part in dotted.split("."):
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return False, None
+    return True, node
+
+
+def scalar_text(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value)) if abs(value) < 1e15 else str(value)
+    return str(value)
+
+
+# --- the resolver -------------------------------------------------------------------------
+
+class _Resolver:
+    def __init__(self, project: "ProjectConfig", lang: str, target: str, source: Path):
+        self.project = project
+        self.lang = lang
+        self.target = target
+        self.source = source
+        self.metadata: dict = {}
+        self.figures: list[EmbeddedFigure] = []
+        self.tables: list[EmbeddedTable] = []
+        self.files_read: list[Path] = []
+        self._notebooks: dict[Path, dict] = {}
+
+    # -- locations and errors
+    def shown(self, path: Path) -> str:
+        try:
+            return str(Path(path).resolve().relative_to(self.project.root))
+        except ValueError:
+            return str(path)
+
+    def unsupported(self, src: SourceLine, what: str) -> UnsupportedSyntax:
+        return UnsupportedSyntax(self.shown(src.file), src.line, what)
+
+    def error(self, src: SourceLine, message: str) -> RenderError:
+        return RenderError(f"{self.shown(src.file)}:{src.line}: {message}")
+
+    # -- reading files
+    def resolve_path(self, ref: str, src: SourceLine) -> Path:
+        if ref.startswith("/"):
+            return (self.project.root / ref.lstrip("/")).resolve()
+        return (src.file.parent / ref).resolve()
+
+    def read_lines(self, path: Path, *, stack: tuple[Path, ...]) -> list[SourceLine]:
+        """The body lines of ``path`` with includes expanded (front matter dropped)."""
+        text = path.read_text(encoding="utf-8-sig")
+        self.files_read.append(path)
+        _, body, first = split_front_matter(text, path)
+        out: list[SourceLine] = []
+        fence: str | None = None
+        for offset, raw in enumerate(body):
+            src = SourceLine(raw, path, first + offset)
+            m = _FENCE.match(raw)
+            if fence is not None:
+                if m and m.group(2)[0] == fence[0] and len(m.group(2)) >= len(fence) and not m.group(3).strip():
+                    fence = None
+                out.append(src)
+                continue
+            if m:
+                fence = m.group(2)
+                out.append(src)
+                continue
+            out.extend(self.expand_includes(src, stack=stack))
+        return out
+
+    def expand_includes(self, src: SourceLine, *, stack: tuple[Path, ...]) -> list[SourceLine]:
+        outside = _outside_code_spans(src.text)
+        for start, end in outside:
+            for m in _SHORTCODE.finditer(src.text, start, end):
+                words = _shortcode_words(m.group(2))
+                if not words or words[0] != "include" or _is_escaped(src.text, m):
+                    continue
+                if src.text.strip() != m.group(0):
+                    raise self.unsupported(src, "an include shortcode sharing its line with other "
+                                                "text (put {{< include >}} on a line of its own)")
+                args = words[1:]
+                if len(args) != 1:
+                    raise self.error(src, f"include takes one path, found {len(args)} arguments")
+                target = self.resolve_path(args[0], src)
+                if not target.is_file():
+                    raise self.error(src, f"included file {args[0]} not found "
+                                          f"(looked for {self.shown(target)})")
+                if target in stack:
+                    chain = " -> ".join(self.shown(p) for p in (*stack, target))
+                    raise self.error(src, f"include cycle: {chain}")
+                return self.read_lines(target, stack=(*stack, target))
+        return [src]
+
+    # -- shortcodes
+    def resolve_lines(self, lines: list[SourceLine]) -> list[SourceLine]:
+        out: list[SourceLine] = []
+        fence: str | None = None
+        for src in lines:
+            m = _FENCE.match(src.text)
+            if fence is not None:
+                if m and m.group(2)[0] == fence[0] and len(m.group(2)) >= len(fence) and not m.group(3).strip():
+                    fence = None
+                out.append(src)
+                continue
+            if m:
+                self.check_fence(src, m.group(3))
+                fence = m.group(2)
+                out.append(src)
+                continue
+            self.check_div(src)
+            out.extend(self.resolve_line(src))
+        return out
+
+    def check_fence(self, src: SourceLine, info: str) -> None:
+        info = info.strip()
+        # ```{python} is an executable cell; ```{=html} is raw output; ```{.python} a class.
+        if info.startswith("{") and not info.startswith(("{=", "{.", "{#")):
+            engine = info.strip("{}").split(None, 1)[0].rstrip(",") if info.strip("{}") else ""
+            raise self.unsupported(src, f"an executable code cell ```{{{engine}}}``` (the "
+                                        "built-in renderer executes nothing; run code in a "
+                                        "notebook and embed its output)")
+
+    def check_div(self, src: SourceLine) -> None:
+        m = _DIV_OPEN.match(src.text)
+        if not m:
+            return
+        attrs = m.group(2)
+        if not attrs.startswith("{"):
+            classes, keys = [attrs], []
+        else:
+            inner = attrs[1:-1]
+            classes = re.findall(r"(?:^|\s)\.([\w-]+)", inner)
+            keys = re.findall(r"([\w-]+)\s*=", inner)
+        for cls in classes:
+            if cls.startswith("callout-") and cls[len("callout-"):] in CALLOUT_TYPES:
+                continue
+            if _QUARTO_DIV_CLASSES.match(cls):
+                raise self.unsupported(src, f"the div class .{cls}")
+        for key in keys:
+            if key in _QUARTO_ATTRS:
+                raise self.unsupported(src, f"the div attribute {key}=")
+
+    def resolve_line(self, src: SourceLine) -> list[SourceLine]:
+        text = src.text
+        if "{{" not in text:
+            return [src]
+        pieces: list[str] = []
+        blocks: list[SourceLine] | None = None
+        pos = 0
+        for start, end in _outside_code_spans(text):
+            pieces.append(text[pos:start])  # a code span: verbatim
+            seg = text[start:end]
+            out_seg, seg_blocks = self.resolve_segment(seg, src, whole_line=(text.strip() == seg.strip()))
+            if seg_blocks is not None:
+                blocks = seg_blocks
+            pieces.append(out_seg)
+            pos = end
+        pieces.append(text[pos:])
+        if blocks is not None:
+            return blocks
+        return [SourceLine("".join(pieces), src.file, src.line)]
+
+    def resolve_segment(self, seg: str, src: SourceLine, *, whole_line: bool):
+        out: list[str] = []
+        blocks = None
+        pos = 0
+        escaped = {m.start(): m for m in _ESCAPED.finditer(seg)}
+        i = 0
+        while i < len(seg):
+            if i in escaped:
+                m = escaped[i]
+                out.append(seg[pos:i])
+                out.append("{{<" + m.group(1) + ">}}")
+                i = pos = m.end()
+                continue
+            m = _SHORTCODE.match(seg, i)
+            if m is None:
+                if _SHORTCODE_START.match(seg, i):
+                    raise self.unsupported(src, "an unterminated shortcode (missing >}})")
+                i += 1
+                continue
+            out.append(seg[pos:i])
+            if m.group(1) == "%" or m.group(3) == "%":
+                raise self.unsupported(src, f"the shortcode form {m.group(0)!r} ({{{{% %}}}})")
+            words = _shortcode_words(m.group(2))
+            name = words[0] if words else ""
+            args = words[1:]
+            if name == "var":
+                out.append(self.var(args, src))
+            elif name == "meta":
+                out.append(self.meta(args, src))
+            elif name == "embed":
+                if not whole_line or seg.strip() != m.group(0):
+                    raise self.unsupported(src, "an embed shortcode sharing its line with other "
+                                                "text (put {{< embed >}} on a line of its own)")
+                blocks = self.embed(args, src)
+            elif name == "include":
+                raise self.unsupported(src, "an include shortcode inside other text")
+            else:
+                raise self.unsupported(src, f"the shortcode {{{{< {name} >}}}}" if name
+                                       else "an empty shortcode {{< >}}")
+            i = pos = m.end()
+        out.append(seg[pos:])
+        return "".join(out), blocks
+
+    def var(self, args: list[str], src: SourceLine) -> str:
+        if len(args) != 1:
+            raise self.error(src, f"var takes one key, found {len(args)} arguments")
+        key = args[0]
+        found, value = lookup(self.project.variables, key)
+        if not found:
+            hint = "" if self.project.variables else " (_variables.yml is missing or empty: run the build)"
+            raise self.error(src, f"unknown variable {key!r} in {{{{< var {key} >}}}}; it is not "
+                                  f"in _variables.yml{hint}")
+        if isinstance(value, (dict, list)) or value is None:
+            raise self.error(src, f"variable {key!r} is a group of values, not one value")
+        return scalar_text(value)
+
+    def meta(self, args: list[str], src: SourceLine) -> str:
+        if len(args) != 1:
+            raise self.error(src, f"meta takes one key, found {len(args)} arguments")
+        found, value = lookup(self.metadata, args[0])
+        if not found or value is None:
+            raise self.error(src, f"unknown metadata key {args[0]!r} in {{{{< meta {args[0]} >}}}}")
+        if isinstance(value, (dict, list)):
+            raise self.error(src, f"metadata key {args[0]!r} is a group of values, not one value")
+        return scalar_text(value)
+
+    # -- embed
+    def load_notebook(self, path: Path, src: SourceLine) -> dict:
+        if path not in self._notebooks:
+            if not path.is_file():
+                raise self.error(src, f"notebook {self.shown(path)} not found (embed reads the "
+                                      "executed copy the build writes: run the build first)")
+            try:
+                self._notebooks[path] = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise self.error(src, f"notebook {self.shown(path)} is not readable JSON ({exc})") from exc
+            self.files_read.append(path)
+        return self._notebooks[path]
+
+    def embed(self, args: list[str], src: SourceLine) -> list[SourceLine]:
+        if len(args) != 1:
+            raise self.unsupported(src, "embed options (" + " ".join(args[1:]) + ")") if len(args) > 1 \
+                else self.error(src, "embed needs a notebook path with #label")
+        ref = args[0]
+        if "#" not in ref:
+            raise self.unsupported(src, f"embedding a whole notebook ({ref}); give a cell label: "
+                                        "notebook.ipynb#label")
+        nb_ref, label = ref.split("#", 1)
+        if not nb_ref.endswith(".ipynb"):
+            raise self.unsupported(src, f"embedding from {nb_ref} (only .ipynb notebooks)")
+        nb_path = self.resolve_path(nb_ref, src)
+        nb = self.load_notebook(nb_path, src)
+        cell, options = _find_cell(nb, label)
+        if cell is None:
+            raise self.error(src, f"no cell labelled {label!r} in {self.shown(nb_path)}")
+        outputs = [o for o in cell.get("outputs", []) if o.get("output_type") in ("display_data", "execute_result")]
+        errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+        if errors:
+            raise self.error(src, f"cell {label!r} of {self.shown(nb_path)} ended with an error "
+                                  f"({errors[0].get('ename')}: {errors[0].get('evalue')})")
+        if not outputs:
+            raise self.error(src, f"cell {label!r} of {self.shown(nb_path)} has no output "
+                                  "(was the notebook executed?)")
+        data = outputs[-1].get("data", {})
+        kind = label.split("-", 1)[0]
+        caption = str(options.get("fig-cap" if kind == "fig" else "tbl-cap", "") or "")
+        alt = str(options.get("fig-alt", "") or "")
+        text = self.embed_block(label, kind, caption, alt, data, nb_path, src)
+        return [SourceLine(t, src.file, src.line) for t in ["", *text.split("\n"), ""]]
+
+    def embed_block(self, label: str, kind: str, caption: str, alt: str, data: dict,
+                    nb_path: Path, src: SourceLine) -> str:
+        def text_of(mime: str) -> str | None:
+            value = data.get(mime)
+            if value is None:
+                return None
+            return "".join(value) if isinstance(value, list) else str(value)
+
+        html_out = text_of("text/html")
+        svg = text_of("image/svg+xml")
+        png = text_of("image/png")
+        md = text_of("text/markdown")
+        plain = text_of("text/plain")
+        page_stem = self.source.stem
+        media_dir = f"{page_stem}_files/figure-{self.target}"
+
+        if kind == "fig":
+            # Quarto's order of preference (src/core/jupyter/display-data.ts): for HTML
+            # text/html, text/markdown, image/svg+xml, image/png; for other formats
+            # text/markdown, image/svg+xml, image/png. An <img> with a data URI in the
+            # HTML is saved as a file, so the page carries a normal, referenceable figure.
+            image: tuple[bytes, str, str] | None = None  # data, mime, extension
+            html_alt = _img_alt(html_out) if html_out else None
+            order = (["text/html", "text/markdown", "image/svg+xml", "image/png"]
+                     if self.target == "html" else
+                     ["text/markdown", "image/svg+xml", "image/png", "text/html"])
+            for mime in order:
+                if mime == "text/html" and html_out is not None:
+                    image = _data_uri_image(html_out)
+                    if image is None:
+                        if self.target != "html":
+                            continue
+                        body = _raw_block(_strip_external(html_out), "html")
+                        return f"::: {{#{label}}}\n{body}\n\n{_md_inline(caption)}\n:::"
+                    break
+                if mime == "text/markdown" and md is not None:
+                    return f"::: {{#{label}}}\n{md}\n\n{_md_inline(caption)}\n:::"
+                if mime == "image/svg+xml" and svg is not None:
+                    image = (svg.encode("utf-8"), "image/svg+xml", "svg")
+                    break
+                if mime == "image/png" and png is not None:
+                    image = (base64.b64decode(png), "image/png", "png")
+                    break
+            if image is not None:
+                alt = alt or html_alt or (plain or "").strip()
+                filename = f"{media_dir}/{label}.{image[2]}"
+                self.figures.append(EmbeddedFigure(label=label, caption=caption, alt=alt,
+                                                   filename=filename, data=image[0],
+                                                   mime=image[1], notebook=nb_path))
+                alt_attr = f' fig-alt="{_attr_escape(alt)}"' if alt else ""
+                return f"![{_md_inline(caption)}]({filename}){{#{label}{alt_attr}}}"
+            body = _md_escape(plain) if plain else ""
+            return f"::: {{#{label}}}\n{body}\n\n{_md_inline(caption)}\n:::"
+
+        if kind == "tbl":
+            if self.target == "html" and html_out is not None:
+                body = _raw_block(_strip_external(html_out), "html")
+                table_md = ""
+            elif md is not None:
+                body = table_md = md
+            elif html_out is not None:
+                table_md = _html_table_to_markdown(html_out)
+                body = table_md
+            elif plain is not None:
+                body = table_md = _md_escape(plain)
+            else:
+                raise self.error(src, f"cell {label!r} of {self.shown(nb_path)} has no output "
+                                      f"usable in {self.target}")
+            self.tables.append(EmbeddedTable(label=label, caption=caption, html=html_out or "",
+                                             markdown=table_md, notebook=nb_path))
+            return f"::: {{#{label}}}\n{body}\n\n{_md_inline(caption)}\n:::"
+
+        # An unlabelled-kind cell: its output as is.
+        if self.target == "html" and html_out is not None:
+            return _raw_block(_strip_external(html_out), "html")
+        if md is not None:
+            return md
+        return _md_escape(plain or "")
+
+    # -- checks over the whole document
+    def check_refs(self, lines: list[SourceLine]) -> None:
+        defined: set[str] = set()
+        for src in lines:
+            for m in _ID_ATTR.finditer(src.text):
+                defined.add(m.group(1))
+        fence = None
+        for src in lines:
+            fm = _FENCE.match(src.text)
+            if fence is not None:
+                if fm and fm.group(2)[0] == fence[0] and len(fm.group(2)) >= len(fence) and not fm.group(3).strip():
+                    fence = None
+                continue
+            if fm:
+                fence = fm.group(2)
+                continue
+            for start, end in _outside_code_spans(src.text):
+                for m in _REF.finditer(src.text, start, end):
+                    ref = m.group("id")
+                    pre = src.text[m.start() - 1] if m.start() > 0 else ""
+                    if pre == "\\" or (pre.isascii() and (pre.isalnum() or pre in "_@")):
+                        continue  # escaped, or an e-mail address
+                    # pandoc reads @id as a reference only after a non-alphanumeric
+                    # character; a Chinese character counts as a letter.
+                    if pre and pre.isalnum():
+                        raise self.error(src, f"the cross-reference @{ref} follows {pre!r} "
+                                              f"directly and would print as plain text; write "
+                                              f"a space or brackets before it: "
+                                              f"'{pre} @{ref}' or '{pre}[@{ref}]'")
+                    if ref not in defined:
+                        raise self.error(src, f"cross-reference @{ref} has no target in this "
+                                              f"document (labels: "
+                                              f"{', '.join(sorted(defined)) or 'none'}; note that "
+                                              f"a reference ends at a space or punctuation)")
+
+
+def _find_cell(nb: dict, label: str) -> tuple[dict | None, dict]:
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") != "code":
+            continue
+        source = cell.get("source", "")
+        source = "".join(source) if isinstance(source, list) else source
+        options = _cell_options(source)
+        if str(options.get("label", "")) == label:
+            return cell, options
+    return None, {}
+
+
+def _cell_options(source: str) -> dict:
+    """The ``#| key: value`` lines at the top of a cell, read as YAML."""
+    lines = []
+    for line in source.splitlines():
+        if line.startswith("#|"):
+            lines.append(line[2:].lstrip(" ") if line[2:3] == " " else line[2:])
+        elif line.strip():
+            break
+    if not lines:
+        return {}
+    try:
+        data = yaml.safe_load("\n".join(lines))
+    except yaml.YAMLError:
+        data = None
+    if isinstance(data, dict):
+        return data
+    out = {}
+    for line in lines:
+        if ":" in line:
+            k, v = line.split(":", 1)
+            out[k.strip()] = v.strip()
+    return out
+
+
+# --- small text helpers ---------------------------------------------------------------------
+
+def _outside_code_spans(text: str) -> list[tuple[int, int]]:
+    """The ``(start, end)`` ranges of ``text`` that are not inside a code span."""
+    ranges = []
+    pos = 0
+    i = 0
+    while i < len(text):
+        if text[i] == "`":
+            j = i
+            while j < len(text) and text[j] == "`":
+                j += 1
+            run = text[i:j]
+            close = re.compile(r"(?<!`)" + re.escape(run) + r"(?!`)")
+            m = close.search(text, j)
+            if m is None:
+                i = j
+                continue
+            ranges.append((pos, i))
+            pos = i = m.end()
+            continue
+        i += 1
+    ranges.append((pos, len(text)))
+    return ranges
+
+
+def _shortcode_words(inner: str) -> list[str]:
+    """A shortcode's name and arguments; quoted arguments may hold spaces (as in Quarto)."""
+    try:
+        return shlex.split(inner)
+    except ValueError:
+        return inner.split()
+
+
+def _is_escaped(text: str, m: re.Match) -> bool:
+    return m.start() > 0 and text[m.start() - 1] == "{" and text[m.end():m.end() + 1] == "}"
+
+
+_DATA_URI = re.compile(r"""<img\b[^>]*?\bsrc\s*=\s*["']data:(image/(?:svg\+xml|png|jpeg))(;base64)?,([^"']*)["']""",
+                       re.IGNORECASE | re.DOTALL)
+_ALT = re.compile(r"""<img\b[^>]*?\balt\s*=\s*(["'])(.*?)\1""", re.IGNORECASE | re.DOTALL)
+
+
+def _data_uri_image(html_text: str) -> tuple[bytes, str, str] | None:
+    m = _DATA_URI.search(html_text)
+    if not m:
+        return None
+    mime, b64, payload = m.group(1).lower(), m.group(2), m.group(3)
+    if b64:
+        data = base64.b64decode(payload)
+    else:
+        from urllib.parse import unquote
+        data = unquote(payload).encode("utf-8")
+    ext = {"image/svg+xml": "svg", "image/png": "png", "image/jpeg": "jpg"}[mime]
+    return data, mime, ext
+
+
+def _img_alt(html_text: str) -> str | None:
+    import html as html_lib
+    m = _ALT.search(html_text)
+    return html_lib.unescape(m.group(2)) if m else None
+
+
+def _attr_escape(text: str) -> str:
+    return " ".join(text.replace("\\", "\\\\").replace('"', '\\"').split())
+
+
+def _md_inline(text: str) -> str:
+    """A caption as one markdown line (captions are plain text in the notebooks)."""
+    return " ".join(str(text).split())
+
+
+def _md_escape(text: str) -> str:
+    return re.sub(r"([\\`*_{}\[\]<>#|])", r"\\\1", text)
+
+
+def _raw_block(content: str, fmt: str) -> str:
+    fence = "`" * max(3, max((len(r) for r in re.findall(r"`+", content)), default=0) + 1)
+    return f"{fence}{{={fmt}}}\n{content.strip()}\n{fence}"
+
+
+_GOOGLE_FONTS = re.compile(r"@import\s+url\([^)]*fonts\.googleapis\.com[^)]*\)\s*;?", re.IGNORECASE)
+_EXTERNAL_LINK = re.compile(r"<link\b[^>]*href\s*=\s*[\"']https?://[^>]*>", re.IGNORECASE)
+
+
+def _strip_external(html_text: str) -> str:
+    """Drop web-font imports and external stylesheets (the site makes no external request)."""
+    return _EXTERNAL_LINK.sub("", _GOOGLE_FONTS.sub("", html_text))
+
+
+def _html_table_to_markdown(html_text: str) -> str:
+    """A table's HTML as pandoc markdown (for Typst): pandoc reads the HTML table."""
+    import pypandoc
+
+    cleaned = re.sub(r"<style\b.*?</style>", "", html_text, flags=re.DOTALL | re.IGNORECASE)
+    return pypandoc.convert_text(cleaned, "markdown-raw_html-native_divs-native_spans-fenced_divs-bracketed_spans-link_attributes-header_attributes",
+                                 format="html", extra_args=["--wrap=none"]).strip()
+
+
+# --- entry point ------------------------------------------------------------------------------
+
+def resolve_document(path: Path, *, project: "ProjectConfig", lang: str, target: str) -> ResolvedDocument:
+    """Resolve ``path`` for ``target`` (``"html"`` or ``"typst"``) in ``lang``.
+
+    Raises :class:`~bpsreport.render.UnsupportedSyntax` or
+    :class:`~bpsreport.render.RenderError` naming the file and line of the first problem.
+    """
+    if target not in TARGETS:
+        raise ValueError(f"target must be one of {TARGETS}, not {target!r}")
+    path = Path(path)
+    if not path.is_absolute():
+        path = (project.root / path)
+    path = path.resolve()
+    if not path.is_file():
+        raise RenderError(f"{path}: source file not found")
+    resolver = _Resolver(project, lang, target, path)
+    text = path.read_text(encoding="utf-8-sig")
+    front, _, _ = split_front_matter(text, path)
+    meta = document_metadata(front, project, target)
+    meta.setdefault("lang", lang)
+    resolver.metadata = meta
+    lines = resolver.read_lines(path, stack=(path,))
+    lines = resolver.resolve_lines(lines)
+    resolver.check_refs(lines)
+    markdown = "\n".join(s.text for s in lines) + "\n"
+    return ResolvedDocument(source=path, metadata=meta, markdown=markdown,
+                            figures=resolver.figures, tables=resolver.tables, lines=lines,
+                            includes=list(dict.fromkeys(resolver.files_read)))
