@@ -4,4 +4,4 @@ Stages (one module each): ``catalog`` and ``ingest`` read and validate ``data/ra
 ``progress`` assesses indicators against targets; ``clean_store`` writes ``data/clean/``.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"  # bump when clean data written by older code must be rebuilt

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +23,27 @@ from .progress import StatusRules, assess_observations
 
 class NoSuchEdition(PipelineError):
     exit_code = 2
+
+
+@dataclass(frozen=True)
+class StepEvent:
+    """Progress of a long stage, for a display (``bpsreport.progress_display``).
+
+    A stage first reports ``done=0`` with its ``total`` and no ``item``; then one event per
+    finished item: a raw file read (``ingest``), a notebook (``notebooks``), a page
+    (``pages``) or a PDF (``pdfs``). ``detail`` is a line describing the item (rows read,
+    the notebook's result).
+    """
+
+    stage: str
+    done: int
+    total: int | None
+    item: str = ""
+    detail: str = ""
+    ok: bool = True
+
+
+Progress = Callable[[StepEvent], None]
 
 
 @dataclass
@@ -60,13 +82,21 @@ def _dependency_hash(paths: ProjectPaths) -> str:
 STATE_FILE = "build-state.json"
 
 
-def _raw_state(paths: ProjectPaths) -> dict:
+_PACKAGE = Path(__file__).resolve().parent
+_CLEAN_STAGE_CODE = ("catalog.py", "readers.py", "ingest.py", "submissions.py", "progress.py",
+                     "clean_store.py", "build.py")
+
+
+def raw_state(paths: ProjectPaths) -> dict:
     """Fingerprint of everything the clean data is made from: raw files, rules, code version."""
     files = sorted(p for p in paths.raw.rglob("*") if p.is_file())
     return {
         "pipeline_version": __version__,
-        "status_rules": clean_store.sha256_of(paths.config / "status.yml"),
+        "config": {name: clean_store.sha256_of(paths.config / name)
+                   for name in ("status.yml", "labels.yml") if (paths.config / name).is_file()},
         "raw": {paths.shown(p): clean_store.sha256_of(p) for p in files},
+        # The code that turns raw into clean data: a change to it must rebuild.
+        "code": {name: clean_store.sha256_of(_PACKAGE / name) for name in _CLEAN_STAGE_CODE},
     }
 
 
@@ -83,21 +113,29 @@ def _unchanged_since_last_build(paths: ProjectPaths, state: dict) -> dict[tuple[
     return editions if all(f.is_dir() for f in editions.values()) else None
 
 
-def build_clean(paths: ProjectPaths) -> CleanResult:
+def build_clean(paths: ProjectPaths, *, progress: Progress | None = None) -> CleanResult:
     """Validate every raw file, then (re)write each clean set whose inputs changed.
 
     Nothing is written unless *all* raw files are valid, so a bad submission never leaves
     a mixture of old and new clean data behind. When no raw file, rule or code version
-    changed since the last successful build, validation is skipped altogether.
+    changed since the last successful build, validation is skipped altogether (and
+    ``progress`` hears of no file). Otherwise ``progress`` gets one ``ingest`` event per
+    raw file read, once all of them proved valid.
     """
     catalog = load_catalog(paths.raw, root=paths.root)
-    state = _raw_state(paths)
+    state = raw_state(paths)
     unchanged = _unchanged_since_last_build(paths, state)
     if unchanged is not None:
         return CleanResult(catalog, {key: CleanEdition(*key, folder, rewritten=False)
                                      for key, folder in unchanged.items()})
 
     ingested = ingest_all(paths.raw, catalog, root=paths.root)
+    if progress is not None:
+        read = [i for _, r in sorted(ingested.items()) for i in r.inputs]
+        progress(StepEvent("ingest", 0, len(read)))
+        for n, i in enumerate(read, 1):
+            progress(StepEvent("ingest", n, len(read), i.path,
+                                  f"{i.rows} row{'s' if i.rows != 1 else ''}"))
     rules = StatusRules.from_config(paths.config / "status.yml")
     dep_hash = _dependency_hash(paths)
 
@@ -112,6 +150,8 @@ def build_clean(paths: ProjectPaths) -> CleanResult:
             "observations": result.observations,
             "assessment": assess_observations(result.observations, rules) if len(result.observations) else None,
             "tasks": result.tasks,
+            # Every task of the year's list with its reported status (bpsreport.submissions).
+            "task_status": result.task_status,
         }
         folder = clean_store.write_edition(paths.clean, unit_id, year, tables, inputs, config_hash=dep_hash)
         editions[(unit_id, year)] = CleanEdition(unit_id, year, folder, rewritten=True,
@@ -164,6 +204,7 @@ def build_notebooks(paths: ProjectPaths, catalog: Catalog, unit_id: str, year: i
     """Run the edition's notebooks unless nothing they read changed; True when they ran.
 
     All notebooks run even when one fails; then :class:`NotebookFailed` names each failure.
+    ``progress`` gets a ``notebooks`` event as each one finishes.
     """
     from .notebooks import check_kernel, plan_edition_jobs, raise_for_failures, run_jobs
 
@@ -179,10 +220,18 @@ def build_notebooks(paths: ProjectPaths, catalog: Catalog, unit_id: str, year: i
         return False
     check_kernel()
     state_file.unlink(missing_ok=True)
-    results = run_jobs(jobs, parallel=parallel, timeout_s=timeout_s)
+    on_result = None
     if progress is not None:
-        for r in results:
-            progress(r)
+        import threading
+        lock, finished = threading.Lock(), []
+        progress(StepEvent("notebooks", 0, len(jobs)))
+
+        def on_result(r) -> None:  # called from the runner's threads
+            with lock:
+                finished.append(r)
+                progress(StepEvent("notebooks", len(finished), len(jobs), r.job.subject,
+                                   r.describe(), r.ok))
+    results = run_jobs(jobs, parallel=parallel, timeout_s=timeout_s, progress=on_result)
     raise_for_failures(results)
     clean_store.write_json_atomic(state_file, inputs)
     return True
@@ -240,11 +289,28 @@ def _swap_into_place(staging: Path, target: Path) -> None:
     shutil.rmtree(retired, ignore_errors=True)
 
 
-def render_edition(paths: ProjectPaths, unit_id: str, year: int, renderer: str = "auto"):
+def _carry_other_editions(live: Path, staging: Path, year: int) -> None:
+    """Start the new site from the live one minus this edition's pages and downloads.
+
+    A build renders one edition (its variables are that edition's); the pages of the
+    other editions stay as they were last built, so the site keeps every edition.
+    """
+    import shutil
+
+    if not live.is_dir():
+        return
+    shutil.copytree(live, staging)
+    for folder in list(staging.glob(f"*/reports/{year}")) + [staging / "downloads" / str(year)]:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def render_edition(paths: ProjectPaths, unit_id: str, year: int, renderer: str = "auto", *,
+                   progress: Progress | None = None):
     """Render the site and the PDFs; on any failure the previous output stays as it was.
 
     Returns ``(RenderResult, ran)``; ``ran`` is False when nothing the render reads
-    changed since the last successful render.
+    changed since the last successful render. With a backend that reports progress (the
+    built-in one), ``progress`` gets ``pdfs`` and ``pages`` events.
     """
     import shutil
     import tempfile
@@ -268,7 +334,12 @@ def render_edition(paths: ProjectPaths, unit_id: str, year: int, renderer: str =
     try:
         request = RenderRequest(root=paths.root, unit_id=unit_id, year=year,
                                 site_dir=staging_root / "site", pdf_dir=staging_root / "pdf")
-        result = backend.render(request)
+        _carry_other_editions(site, request.site_dir, year)
+        if progress is not None and _reports_progress(backend):
+            result = backend.render(request, progress=lambda stage, done, total, item="":
+                                    progress(StepEvent(stage, done, total, item)))
+        else:
+            result = backend.render(request)
         state_file.unlink(missing_ok=True)
         _swap_into_place(staging_root / "pdf", pdf_dir)
         _swap_into_place(staging_root / "site", site)
@@ -277,3 +348,11 @@ def render_edition(paths: ProjectPaths, unit_id: str, year: int, renderer: str =
     clean_store.write_json_atomic(state_file, inputs)
     return RenderResult(result.backend, result.version, site,
                         {k: pdf_dir / Path(v).name for k, v in result.pdfs.items()}), True
+
+
+def _reports_progress(backend) -> bool:
+    import inspect
+    try:
+        return "progress" in inspect.signature(backend.render).parameters
+    except (TypeError, ValueError):
+        return False

@@ -541,7 +541,7 @@ def overview_status_chart(assessment: pd.DataFrame, catalog: Catalog, lang: str)
 # --- funding -----------------------------------------------------------------------------------
 
 def funding_chart(observations: pd.DataFrame, catalog: Catalog, lang: str,
-                  indicators: Iterable[str] = FUNDING_INDICATORS) -> Chart:
+                  indicators: Iterable[str] = FUNDING_INDICATORS) -> Chart | None:
     """The year's funding figures as bars with value labels.
 
     Each figure has its own row; figures in the same unit share an axis (amounts compare
@@ -561,7 +561,7 @@ def funding_chart(observations: pd.DataFrame, catalog: Catalog, lang: str,
     if year:
         actual = actual[actual["year"].astype(int) == int(year)]
     if actual.empty:
-        raise ValueError("no funding figures (" + ", ".join(wanted) + ") with an actual value to chart")
+        return None  # e.g. a new edition before the funding figures are in
     records = []
     for ind_id in wanted:
         sub = actual[actual["indicator_id"] == ind_id]
@@ -615,7 +615,7 @@ def funding_chart(observations: pd.DataFrame, catalog: Catalog, lang: str,
 # --- public satisfaction -------------------------------------------------------------------------
 
 def satisfaction_chart(observations_all_years: pd.DataFrame, catalog: Catalog, lang: str,
-                       indicator_id: str = SATISFACTION_INDICATOR) -> Chart:
+                       indicator_id: str = SATISFACTION_INDICATOR) -> Chart | None:
     """Public satisfaction across the years given or implied by the sources.
 
     Values marked ``derived`` (computed from a stated change, e.g. "比上年提高0.67个百分点")
@@ -627,7 +627,7 @@ def satisfaction_chart(observations_all_years: pd.DataFrame, catalog: Catalog, l
     obs = observations_all_years[(observations_all_years["indicator_id"] == indicator_id)
                                  & (observations_all_years["measure"] == "actual")]
     if obs.empty:
-        raise ValueError(f"no actual values of {indicator_id!r} to chart")
+        return None  # no satisfaction survey result yet
     obs = obs.assign(year=obs["year"].astype(int)).sort_values("year", kind="stable").drop_duplicates("year", keep="last")
     name = str(ind[f"name_{lang}"])
     kind_stated, kind_derived = text["stated"], text["derived_legend"]

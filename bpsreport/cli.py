@@ -1,41 +1,262 @@
-"""Command line: ``python pipeline.py <command>``. Exit codes are listed in the README."""
+"""Command line: ``python pipeline.py <command>``; the exit codes are listed in docs/cli.md.
+
+Each command is a thin layer over a package function:
+
+=========  ===============================================  ==============================
+command    does                                              calls
+=========  ===============================================  ==============================
+build      validate data/raw, notebooks, site and PDFs       :func:`run_build`
+check      list problems before publication (read-only)     :func:`bpsreport.check.run_checks`
+new-year   start next year's edition (never overwrites)     :func:`bpsreport.edition.new_year`
+preview    serve the site locally, rebuild on change        :mod:`bpsreport.preview`
+validate   check data/raw only; writes nothing              :func:`bpsreport.ingest.ingest_all`
+=========  ===============================================  ==============================
+
+What is printed, at which level, and the build log are in :mod:`bpsreport.progress_display`.
+"""
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
+import time
+import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from rich.console import Console
-
-from .build import build_clean, require_edition
+from . import __version__
 from .errors import InputValidationError, PipelineError
 from .paths import ProjectPaths
+from .progress_display import NORMAL, QUIET, VERBOSE, Reporter, console_for, log_path_for
 
-EXIT_OK, EXIT_UNEXPECTED, EXIT_INPUT, EXIT_SETUP = 0, 1, 2, 3
+EXIT_OK = 0
+EXIT_UNEXPECTED = 1      # a bug: short message + log path (traceback with --verbose)
+EXIT_INPUT = 2           # problems in data/raw, config or the report sources' data
+EXIT_SETUP = 3           # packages, Jupyter kernel, fonts, Quarto requested but missing
+EXIT_NOTEBOOK = 4        # a notebook failed (the others finished)
+EXIT_RENDER = 5          # the site or a PDF could not be rendered
+EXIT_CHECK = 6           # `check` found problems that block publication
+EXIT_INTERRUPTED = 130   # Ctrl-C
+
+EXIT_CODES = {
+    EXIT_OK: "success",
+    EXIT_UNEXPECTED: "unexpected error (a bug): a short message and the log path",
+    EXIT_INPUT: "the input data has problems (file, sheet, row, column are listed)",
+    EXIT_SETUP: "setup problem: packages, Jupyter kernel, fonts, or Quarto requested but missing",
+    EXIT_NOTEBOOK: "a notebook failed; the others finished",
+    EXIT_RENDER: "rendering the site or a PDF failed; the previous output is unchanged",
+    EXIT_CHECK: "check found problems that block publication",
+    EXIT_INTERRUPTED: "interrupted (Ctrl-C)",
+}
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="pipeline.py",
-        description="Build the Guangdong basic public services equalization report "
-                    "(广东省基本公共服务均等化工作总结) from the department data in data/raw/.")
+class SetupProblem(PipelineError):
+    """Something to install or configure before the command can run."""
+
+    exit_code = EXIT_SETUP
+
+
+class NoEditionYear(PipelineError):
+    exit_code = EXIT_INPUT
+
+
+# --- the parser ---------------------------------------------------------------------------
+
+DESCRIPTION = """\
+Guangdong basic public services equalization report: from department data to a
+bilingual website and PDFs.
+广东省基本公共服务均等化工作总结：由部门数据生成中英文网站和PDF。
+
+The commands you need, in this order · 常用命令（按顺序）:
+  1. build      validate data/raw/ and build the site and the PDFs
+                校验数据，生成网站和PDF
+  2. check      before handing in: list what is missing or wrong, with file:line
+                提交前检查：列出缺漏和错误（文件:行）
+  3. new-year   when next year starts: create its report files and department templates
+                开始新一年：生成报告文件和部门填报模板
+
+Also: preview (a local site that rebuilds when you save a file · 本地预览) and
+validate (check data/raw/ only · 仅校验数据).
+Run `pipeline.py COMMAND --help` for the options of one command."""
+
+EPILOG = """\
+examples · 示例:
+  ./run build 2017                          set up everything, then build 2017 · 安装并生成2017年版
+  python pipeline.py build --year 2017      build the 2017 edition · 生成2017年版
+  python pipeline.py build --quiet          only warnings, errors and the last line · 仅显示警告和错误
+  python pipeline.py check --year 2018      list problems in the 2018 edition · 检查2018年版
+  python pipeline.py new-year 2018          start the 2018 edition · 开始2018年版
+  python pipeline.py preview                open http://127.0.0.1:8000/ in a browser · 本地预览
+  python pipeline.py validate               check data/raw/ only; writes nothing · 仅校验数据
+
+exit codes · 退出码:
+  0 ok · 1 unexpected error (see the log) · 2 input data problems · 3 setup problem
+  4 a notebook failed · 5 rendering failed · 6 check found problems that block
+  publication · 130 interrupted (Ctrl-C)
+
+Every build writes a full log to build/logs/build-<unit>-<year>-<time>.log."""
+
+
+def _output_options() -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    group = parent.add_mutually_exclusive_group()
+    group.add_argument("-q", "--quiet", dest="level", action="store_const", const=QUIET,
+                       help="show only warnings, errors and the final line · 仅显示警告、错误和结果")
+    group.add_argument("-v", "--verbose", dest="level", action="store_const", const=VERBOSE,
+                       help="also show every file read and every page rendered, and the "
+                            "traceback of an unexpected error · 显示详细过程")
+    parent.set_defaults(level=NORMAL)
+    return parent
+
+
+def _edition_options(year_help: str) -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument("--year", type=int, default=None, metavar="YEAR", help=year_help)
+    parent.add_argument("--unit", default=None, metavar="UNIT",
+                        help="report unit id from data/raw/catalog/report_units.csv "
+                             "(default: the province, gd-province) · 报告单位")
+    return parent
+
+
+_RENDERER_HELP = ("auto (default): real Quarto when installed, else the built-in renderer "
+                  "(pandoc + Typst); quarto: require Quarto (exit 3 when missing); builtin: "
+                  "never use Quarto · 渲染方式")
+
+
+# Per command: one-line help, description (English, then Chinese) and examples.
+COMMANDS = {
+    "build": (
+        "validate data/raw/ and build the site and PDFs · 生成网站和PDF",
+        "Validate every file in data/raw/, write data/clean/, run the notebooks (charts and "
+        "tables), write the data variables, and render the site (_site/) and the PDFs "
+        "(build/<unit>/<year>/pdf/). Stages whose inputs did not change are skipped. A full "
+        "log is written to build/logs/.",
+        "校验数据，运行图表笔记本，生成网站和PDF；完整日志见 build/logs/。",
+        "examples:\n  python pipeline.py build --year 2017\n"
+        "  python pipeline.py build --year 2017 --renderer builtin --verbose"),
+    "check": (
+        "list problems before handing in (read-only) · 提交前检查",
+        "List every problem of an edition with file:line: unknown or unused data variables, "
+        "a section missing in one language, typed numbers that contradict the data, tasks "
+        "without a status, indicators without a source, TODO markers. Writes nothing. Exit "
+        "code 6 when an error blocks publication, 0 otherwise (warnings do not block).",
+        "逐条列出问题（文件:行）；有错误时退出码为6。",
+        "example:\n  python pipeline.py check --year 2018"),
+    "new-year": (
+        "start next year's edition from the current one · 开始新一年",
+        "Create reports/YEAR/{zh,en}/ from templates/edition/ (each domain's narrative lists "
+        "that year's tasks and is wired to the data variables), a config/edition.yml entry, "
+        "and one XLSX submission template per department in submissions/YEAR/. Never "
+        "overwrites a file: run it again and it lists what already exists.",
+        "生成新年度的报告文件、配置和部门填报模板；不会覆盖已有文件。",
+        "example:\n  python pipeline.py new-year 2018\n"
+        "then hand out submissions/2018/<department>.xlsx; filled copies go, unchanged, to\n"
+        "data/raw/submissions/<unit>/2018/"),
+    "preview": (
+        "serve the site on this computer and rebuild on change · 本地预览",
+        "Build, then serve _site/ at http://127.0.0.1:PORT/ and rebuild whenever a .qmd file "
+        "under reports/, a file in data/raw/ or in config/ changes. With Quarto installed, "
+        "`quarto preview --profile zh --no-browser --port PORT` serves and re-renders the "
+        "pages instead. Stop with Ctrl-C.",
+        "本地预览：保存文件后自动重新生成；按 Ctrl-C 退出。",
+        "example:\n  python pipeline.py preview --year 2018 --port 8080"),
+    "validate": (
+        "check data/raw/ only and list every problem; writes nothing · 仅校验数据",
+        "Validate every file in data/raw/ and list every problem with file, sheet, row and "
+        "column. Writes nothing.",
+        "校验 data/raw/ 中的所有文件并列出全部问题；不写入任何文件。",
+        "example:\n  python pipeline.py validate"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    import textwrap
+
+    fmt = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(prog="pipeline.py", description=DESCRIPTION, epilog=EPILOG,
+                                     formatter_class=fmt)
     parser.add_argument("--root", type=Path, default=Path(__file__).resolve().parent.parent,
-                        help="project folder (default: this checkout)")
+                        metavar="DIR", help="project folder (default: this checkout) · 项目目录")
+    parser.add_argument("--version", action="version", version=f"bpsreport {__version__}",
+                        help="show the pipeline version and exit")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    build = sub.add_parser("build", help="validate the raw data and build one edition",
-                           description="Validate every file in data/raw/, write data/clean/, "
-                                       "and build the edition of the given year.")
-    build.add_argument("--year", type=int, default=2017, help="the summary year of the edition (default 2017)")
-    build.add_argument("--unit", default=None, help="report unit id (default: the province)")
-    build.add_argument("--renderer", choices=("auto", "quarto", "builtin"), default="auto",
-                       help="auto (default): real Quarto when installed, else the built-in "
-                            "renderer (pandoc + Typst)")
-    sub.add_parser("validate", help="only check data/raw/ and list every problem; writes nothing")
+    out = _output_options()
+    year = "summary year of the edition (default: the newest year folder in reports/) · 年度"
+    parents = {"build": [out, _edition_options(year)], "check": [out, _edition_options(year)],
+               "new-year": [out], "preview": [out, _edition_options(year)], "validate": [out]}
+    commands = {}
+    for name, (short, english, chinese, examples) in COMMANDS.items():
+        commands[name] = sub.add_parser(
+            name, parents=parents[name], formatter_class=fmt, help=short, epilog=examples,
+            description=textwrap.fill(english, width=78) + "\n" + chinese)
+
+    commands["build"].add_argument("--renderer", choices=("auto", "quarto", "builtin"),
+                                   default="auto", help=_RENDERER_HELP)
+    commands["new-year"].add_argument("year", type=int, metavar="YEAR",
+                                      help="summary year of the new edition, e.g. 2018 · 新年度")
+    commands["new-year"].add_argument("--unit", default=None, metavar="UNIT",
+                                      help="report unit id (default: the province) · 报告单位")
+    commands["preview"].add_argument("--port", type=int, default=8000,
+                                     help="port on 127.0.0.1 (default 8000; 0 picks a free one) "
+                                          "· 端口")
+    commands["preview"].add_argument("--renderer", choices=("auto", "quarto", "builtin"),
+                                     default="auto", help=_RENDERER_HELP)
     return parser
 
 
-def _print_problems(console: Console, err: InputValidationError) -> None:
+# --- exit codes -----------------------------------------------------------------------------
+
+def exit_code_for(exc: BaseException) -> int:
+    """The documented exit code of an exception (see :data:`EXIT_CODES`)."""
+    if isinstance(exc, KeyboardInterrupt):
+        return EXIT_INTERRUPTED
+    try:  # a missing font for the PDF is a setup problem, like a missing chart font
+        from .render.pdf import PdfFontMissing
+        if isinstance(exc, PdfFontMissing):
+            return EXIT_SETUP
+    except Exception:  # noqa: BLE001 - the PDF renderer itself may be what is missing
+        pass
+    if isinstance(exc, ModuleNotFoundError) and (exc.name or "").split(".")[0] != "bpsreport":
+        return EXIT_SETUP
+    if isinstance(exc, PipelineError):
+        code = getattr(exc, "exit_code", EXIT_UNEXPECTED)
+        return code if code in EXIT_CODES else EXIT_UNEXPECTED
+    return EXIT_UNEXPECTED
+
+
+def report_failure(rep: Reporter, exc: BaseException, paths: ProjectPaths) -> int:
+    """Say what went wrong, in words a clerk can act on; return the exit code."""
+    code = exit_code_for(exc)
+    log = rep.shown_log_path(paths.root)
+    if isinstance(exc, InputValidationError):
+        _print_problems(rep, exc)
+    elif isinstance(exc, KeyboardInterrupt):
+        rep.error("Interrupted · 已中断. Outputs of finished stages are kept; the previous "
+                  "site and PDFs are unchanged.")
+    elif code == EXIT_SETUP and isinstance(exc, ModuleNotFoundError):
+        rep.error(f"Setup problem · 环境问题: the package {exc.name!r} is not installed. "
+                  "Run ./run setup and try again.")
+    elif isinstance(exc, PipelineError):
+        rep.error(f"Error · 错误: {exc}")
+    else:
+        rep.error(f"Unexpected error · 意外错误: {type(exc).__name__}: {_first_line(exc)}")
+        rep.error("This is a bug in the pipeline, not in your data. "
+                  + (f"The traceback is in the log: {log}. " if log else "")
+                  + ("" if rep.level >= VERBOSE else "Run again with --verbose to see it here."))
+    if not isinstance(exc, (PipelineError, KeyboardInterrupt)):
+        rep.exception(exc)
+    if log:
+        rep.error(f"Full log · 完整日志: {log}")
+    return code
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else "(no message)"
+
+
+def _print_problems(rep: Reporter, err: InputValidationError) -> None:
     from rich.table import Table
     table = Table(title=f"{len(err.problems)} problem(s) in the input data · 输入数据问题",
                   title_justify="left", show_lines=False)
@@ -44,66 +265,294 @@ def _print_problems(console: Console, err: InputValidationError) -> None:
     for p in err.problems:
         table.add_row(p.file, p.sheet or "—", "—" if p.row is None else str(p.row),
                       p.column or "—", "—" if p.found is None else repr(p.found), p.expected)
-    console.print(table)
-    console.print("Nothing was written to data/clean/. Fix the files above and run the build again.\n"
-                  "未写入任何清洗数据。请修改上述文件后重新运行。")
+    rep.error(table)
+    rep.error("Nothing was written to data/clean/. Fix the files above and run the build again.\n"
+              "未写入任何清洗数据。请修改上述文件后重新运行。")
 
 
-def _build(args, paths: ProjectPaths, out: Console) -> int:
-    from .build import build_notebooks
-    from .summary import print_summary
+# --- defaults -------------------------------------------------------------------------------
 
-    out.print("[bold]1. Data[/] · 数据: validating data/raw/ and writing data/clean/ …")
-    result = build_clean(paths)
-    unit_id = args.unit or result.catalog.default_unit
-    require_edition(result, unit_id, args.year, paths)
-    print_summary(result, unit_id, [args.year, args.year + 1], console=out)
+def default_year(paths: ProjectPaths) -> int:
+    """The newest edition: the highest 4-digit folder in reports/."""
+    years = sorted(int(p.name) for p in (paths.root / "reports").glob("*")
+                   if p.is_dir() and re.fullmatch(r"\d{4}", p.name))
+    if not years:
+        raise NoEditionYear(f"There is no edition in {paths.shown(paths.root / 'reports')}/; "
+                            "give the year with --year, or start one with `pipeline.py new-year "
+                            "YEAR`.")
+    return years[-1]
 
-    out.print(f"[bold]2. Charts and tables[/] · 图表: notebooks for {unit_id} {args.year} …")
-    ran = build_notebooks(paths, result.catalog, unit_id, args.year,
-                          progress=lambda r: out.print(r.describe()))
-    where = paths.shown(paths.edition_build(unit_id, args.year))
-    out.print(f"   {'done' if ran else 'unchanged, nothing to run'}: {where}/notebooks, charts, tables")
 
-    from .build import build_sources, render_edition
-    out.print("[bold]3. Report sources[/] · 报告源文件: data variables and generated task lists …")
-    written = build_sources(paths, unit_id, args.year)
+def _unit_for_log(unit: str | None, paths: ProjectPaths) -> str:
+    if unit:
+        return unit
+    try:
+        from .catalog import load_catalog
+        return load_catalog(paths.raw, root=paths.root).default_unit
+    except Exception:  # noqa: BLE001 - the build reports a bad catalog properly
+        return "unit"
+
+
+def require_renderer(renderer: str) -> None:
+    """``--renderer quarto`` without Quarto is a setup problem, found before any work."""
+    if renderer == "quarto":
+        from .render import QUARTO_INSTALL_HINT, find_quarto
+        if find_quarto() is None:
+            raise SetupProblem("--renderer quarto was requested but no quarto binary was "
+                               f"found; {QUARTO_INSTALL_HINT}")
+
+
+# --- build ------------------------------------------------------------------------------------
+
+@dataclass
+class BuildOutcome:
+    unit_id: str
+    year: int
+    site: Path | None = None
+    pdfs: dict[str, Path] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def _took(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    return f"{int(seconds // 60)} min {int(seconds % 60)} s"
+
+
+def run_build(paths: ProjectPaths, year: int, unit: str | None, renderer: str, rep: Reporter, *,
+              render: bool = True, summary_level: int = NORMAL) -> BuildOutcome:
+    """The four stages of a build, reporting progress through ``rep``.
+
+    ``render=False`` stops after the report sources (used by the Quarto preview, where
+    Quarto renders). ``summary_level`` is the level of the data summary tables.
+    """
+    from .build import build_clean, build_notebooks, build_sources, render_edition, require_edition
+    from .summary import editions_table, status_table
+
+    started = time.monotonic()
+    if render:
+        require_renderer(renderer)
+
+    rep.stage("1. Data · 数据: validating data/raw/ and writing data/clean/ …")
+    read: list[str] = []
+
+    def on_ingest(ev) -> None:
+        if ev.done:
+            read.append(ev.item)
+            rep.detail(f"   read {ev.item} ({ev.detail})")
+
+    t = time.monotonic()
+    with rep.waiting("   validating data/raw/ …"):
+        result = build_clean(paths, progress=on_ingest)
+    rewritten = sum(e.rewritten for e in result.editions.values())
+    if read:
+        rep.info(f"   {len(read)} raw files valid; {rewritten} of {len(result.editions)} "
+                 f"unit-years rewritten in data/clean/ ({_took(time.monotonic() - t)})")
+    else:
+        rep.info("   data/raw/ unchanged since the last build: nothing to validate")
+    unit_id = unit or result.catalog.default_unit
+    require_edition(result, unit_id, year, paths)
+    rep.say(editions_table(result), summary_level)
+    for y in (year, year + 1):
+        if (unit_id, y) in result.editions:
+            rep.say(status_table(result, unit_id, y), summary_level)
+
+    rep.stage(f"2. Charts and tables · 图表: notebooks for {unit_id} {year} …")
+    t = time.monotonic()
+    with rep.steps("notebooks") as steps:
+        def on_notebook(ev) -> None:
+            if ev.done == 0:
+                steps.set_total(ev.total)
+            else:
+                steps.advance(ev.item, line=ev.detail)
+        ran = build_notebooks(paths, result.catalog, unit_id, year, progress=on_notebook)
+    where = paths.shown(paths.edition_build(unit_id, year))
+    rep.info(f"   {'done' if ran else 'unchanged, nothing to run'}: {where}/notebooks, charts, "
+             f"tables" + (f" ({_took(time.monotonic() - t)})" if ran else ""))
+
+    rep.stage("3. Report sources · 报告源文件: data variables and generated task lists …")
+    written = build_sources(paths, unit_id, year)
     changed = [g for g in written if g.written]
-    out.print(f"   _variables.yml and {len(written)} generated parts ({len(changed)} changed)")
+    rep.info(f"   _variables.yml and {len(written)} generated parts ({len(changed)} changed)")
+    for g in changed:
+        rep.detail(f"   wrote {paths.shown(g.path)}")
 
-    out.print(f"[bold]4. Site and PDFs[/] · 网站与PDF (renderer: {args.renderer}) …")
-    result, ran = render_edition(paths, unit_id, args.year, args.renderer)
-    out.print(f"   backend: {result.version}")
-    out.print(f"   {'done' if ran else 'unchanged, nothing to render'}: {paths.shown(result.site_dir)}/index.html")
-    for lang, pdf in sorted(result.pdfs.items()):
-        out.print(f"   PDF ({lang}): {paths.shown(pdf)}")
+    outcome = BuildOutcome(unit_id, year)
+    if render:
+        rep.stage(f"4. Site and PDFs · 网站与PDF (renderer: {renderer}) …")
+        t = time.monotonic()
+        with rep.steps("render") as steps:
+            def on_render(ev) -> None:
+                noun = "PDFs" if ev.stage == "pdfs" else "pages"
+                if ev.done == 0:
+                    steps.begin(noun, ev.total)
+                elif ev.stage == "pdfs":
+                    steps.advance(ev.item, line=f"   PDF {ev.done}/{ev.total}: {ev.item}")
+                else:
+                    steps.advance(ev.item, line=f"   page {ev.item}", level=VERBOSE)
+                    if ev.done == ev.total:
+                        rep.info(f"   {ev.total} pages rendered")
+            rendered, ran = render_edition(paths, unit_id, year, renderer, progress=on_render)
+        rep.info(f"   backend: {rendered.version}")
+        rep.info(f"   {'done' if ran else 'unchanged, nothing to render'}: "
+                 f"{paths.shown(rendered.site_dir)}/index.html"
+                 + (f" ({_took(time.monotonic() - t)})" if ran else ""))
+        for lang, pdf in sorted(rendered.pdfs.items()):
+            rep.info(f"   PDF ({lang}): {paths.shown(pdf)}")
+        outcome.site, outcome.pdfs = rendered.site_dir, dict(rendered.pdfs)
+    outcome.seconds = time.monotonic() - started
+    return outcome
+
+
+def _build_reporter(args, paths: ProjectPaths, year: int, out=None, err=None) -> Reporter:
+    log = log_path_for(paths.root, "build", _unit_for_log(args.unit, paths), year)
+    rep = Reporter(args.level, out=out, err=err, log_path=log)
+    rep.detail(f"pipeline.py {' '.join(getattr(args, '_argv', []))}".rstrip())
+    rep.detail(f"bpsreport {__version__}, Python {sys.version.split()[0]}, root {paths.root}, "
+               f"started {time.strftime('%Y-%m-%d %H:%M:%S')}")
+    return rep
+
+
+class _WarningsToLog:
+    """Python warnings raised during a build go to the log (and to the screen with -v)."""
+
+    def __init__(self, rep: Reporter):
+        self.rep = rep
+
+    def __enter__(self):
+        self._ctx = warnings.catch_warnings()
+        self._ctx.__enter__()
+        warnings.simplefilter("default")
+
+        def show(message, category, filename, lineno, file=None, line=None):
+            self.rep.detail(f"   python warning: {category.__name__}: {message} "
+                            f"({filename}:{lineno})")
+        warnings.showwarning = show
+        return self
+
+    def __exit__(self, *exc):
+        return self._ctx.__exit__(*exc)
+
+
+def _build(args, paths: ProjectPaths, screen: Reporter) -> int:
+    year = args.year if args.year is not None else default_year(paths)
+    with _build_reporter(args, paths, year, screen.out, screen.err) as rep:
+        try:
+            with _WarningsToLog(rep):
+                outcome = run_build(paths, year, args.unit, args.renderer, rep)
+        except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - each gets its exit code
+            return report_failure(rep, exc, paths)
+        pdf_dir = {paths.shown(p.parent) for p in outcome.pdfs.values()}
+        rep.final(f"Built {outcome.unit_id} {outcome.year} in {_took(outcome.seconds)} · 完成: "
+                  f"{paths.shown(outcome.site)}/index.html, {len(outcome.pdfs)} PDFs in "
+                  f"{', '.join(sorted(pdf_dir)) or '—'}/ · log: {rep.shown_log_path(paths.root)}")
+        return EXIT_OK
+
+
+# --- the other commands -------------------------------------------------------------------------
+
+def _validate(args, paths: ProjectPaths, rep: Reporter) -> int:
+    from .catalog import load_catalog
+    from .ingest import ingest_all
+    catalog = load_catalog(paths.raw, root=paths.root)
+    editions = ingest_all(paths.raw, catalog, root=paths.root)
+    for (unit_id, year), result in sorted(editions.items()):
+        for i in result.inputs:
+            rep.detail(f"   read {i.path} ({i.rows} row{'s' if i.rows != 1 else ''})")
+    rep.final(f"All raw files are valid: {len(editions)} unit-years checked. · 数据校验通过")
     return EXIT_OK
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    # In a log or pipe there is no terminal width to respect: use a wide table so that
-    # file names and expectations are never folded or cut.
-    out = Console() if Console().is_terminal else Console(width=200)
-    err_console = Console(stderr=True) if Console(stderr=True).is_terminal else Console(stderr=True, width=200)
-    paths = ProjectPaths.at(args.root)
+def _check(args, paths: ProjectPaths, rep: Reporter) -> int:
+    from .check import blocks_publication, format_findings, run_checks
+    year = args.year if args.year is not None else default_year(paths)
+    rep.info(f"Checking the {year} edition · 检查{year}年版 …")
+    findings = run_checks(paths.root, year, unit_id=args.unit)
+    lines = format_findings(findings).splitlines()
+    blocking = blocks_publication(findings)
+    for line in lines[:-1]:
+        rep.say(line, QUIET if ": error:" in line else NORMAL)
+    if lines:
+        rep.final(lines[-1])
+    return EXIT_CHECK if blocking else EXIT_OK
+
+
+def _new_year(args, paths: ProjectPaths, rep: Reporter) -> int:
+    from .edition import new_year
+    report = new_year(paths.root, args.year, unit_id=args.unit)
+    for line in str(report).splitlines():  # created, appended, already there, next steps
+        rep.info(line)
+    created = len(report.created) + len(report.appended)
+    rep.final(f"Edition {report.year} ({report.unit_id}): {created} created, "
+              f"{len(report.existing)} already there and left unchanged · "
+              f"新建{created}个，已存在{len(report.existing)}个（未改动）")
+    return EXIT_OK
+
+
+def _preview(args, paths: ProjectPaths, rep: Reporter) -> int:
+    from . import preview
+    from .render import find_quarto
+
+    year = args.year if args.year is not None else default_year(paths)
+    require_renderer(args.renderer)
+    quarto = find_quarto() if args.renderer in ("auto", "quarto") else None
+
+    def rebuild() -> bool:
+        # A log per rebuild, like any build; the data tables only with --verbose.
+        with _build_reporter(args, paths, year, rep.out, rep.err) as build_rep:
+            try:
+                with _WarningsToLog(build_rep):
+                    outcome = run_build(paths, year, args.unit, "builtin", build_rep,
+                                        render=quarto is None, summary_level=VERBOSE)
+            except Exception as exc:  # noqa: BLE001 - keep serving the last good site
+                report_failure(build_rep, exc, paths)
+                return False
+            done = ("Site ready · 网站已生成; reload the page in the browser" if quarto is None
+                    else "Data, charts and variables ready · 数据已更新; Quarto re-renders the pages")
+            build_rep.final(f"{done} ({_took(outcome.seconds)}; log: "
+                            f"{build_rep.shown_log_path(paths.root)})")
+            return True
+
     try:
-        if args.command == "validate":
-            from .catalog import load_catalog
-            from .ingest import ingest_all
-            catalog = load_catalog(paths.raw, root=paths.root)
-            editions = ingest_all(paths.raw, catalog, root=paths.root)
-            out.print(f"All raw files are valid: {len(editions)} unit-years checked.")
-            return EXIT_OK
-        if args.command == "build":
-            return _build(args, paths, out)
-    except InputValidationError as exc:
-        _print_problems(err_console, exc)
-        return exc.exit_code
-    except PipelineError as exc:
-        err_console.print(f"[bold red]Error:[/] {exc}")
-        return exc.exit_code
-    return EXIT_UNEXPECTED
+        if quarto is not None:
+            preview.run_quarto_preview(paths.root, quarto, rebuild, port=args.port, say=rep.final)
+        else:
+            preview.run_preview(paths.root, rebuild, port=args.port, say=rep.final,
+                                detail=rep.detail, year=year)
+    except KeyboardInterrupt:
+        pass
+    rep.final("Preview stopped · 预览已停止.")
+    return EXIT_OK
+
+
+# --- entry point -------------------------------------------------------------------------------
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    args._argv = argv
+    paths = ProjectPaths.at(args.root)
+    commands = {"build": _build, "validate": _validate, "check": _check,
+                "new-year": _new_year, "preview": _preview}
+    # A build reports its own failures into its log; this reporter covers everything else.
+    rep = Reporter(args.level, out=console_for(), err=console_for(stderr=True))
+    try:
+        return commands[args.command](args, paths, rep)
+    except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - every failure gets its exit code
+        if exit_code_for(exc) == EXIT_UNEXPECTED:
+            # These commands keep no log; an unexpected error gets one for its traceback.
+            rep = _with_crash_log(rep, paths, args.command)
+        return report_failure(rep, exc, paths)
+    finally:
+        rep.close()
+
+
+def _with_crash_log(rep: Reporter, paths: ProjectPaths, command: str) -> Reporter:
+    try:
+        log = log_path_for(paths.root, f"error-{command}", "all", None)
+        return Reporter(rep.level, out=rep.out, err=rep.err, log_path=log)
+    except OSError:  # a read-only checkout: the message alone must do
+        return rep
 
 
 if __name__ == "__main__":

@@ -7,7 +7,17 @@ tasks) is data (``data/raw/tasks/``); the report prints it through the Jinja2 te
 - ``tasks-<domain_id>.qmd``, one per domain with tasks: the domain's tasks as a markdown
   ordered list whose numbers continue across domains (``5. **…。**…（负责部门：…）``);
 - ``tasks-all.qmd``: every domain's list under a level-2 heading ``{#sec-tasks-<domain_id>}``;
-- ``sources.qmd``: the source documents and, per domain, the source of every figure.
+- without that task list (a new edition, before the list is entered): the same
+  ``tasks-<domain_id>.qmd`` (every domain) and ``tasks-all.qmd``, each a placeholder marked
+  ``TODO`` naming the file to add (``templates/edition/tasks-missing.qmd.j2``), so that
+  the edition builds;
+- ``sources.qmd``: the source documents and, per domain, the source of every figure;
+- only when the edition's own year has a task list (the 2018 edition reports on the 2018
+  tasks): ``task-status-<domain_id>.qmd``, one per domain with tasks, listing every task
+  with the status and note its department reported (``task_status``, see
+  :mod:`bpsreport.submissions`) after a line counting the statuses, and
+  ``task-status-all.qmd`` with all domains under ``{#sec-task-status-<domain_id>}``
+  headings.
 
 Rules that keep staff work safe:
 
@@ -38,6 +48,8 @@ import pandas as pd
 
 from .catalog import Catalog, split_list
 from .errors import PipelineError
+from .submissions import (NO_STATUS, STATUS_ORDER, status_counts, task_status_count,
+                          task_status_frame, task_status_label)
 from .formatting import LANGS, format_quantity, format_target
 from .variables import format_date, write_text_if_changed
 
@@ -208,10 +220,58 @@ def _remove_stale(folder: Path, keep: set[Path]) -> None:
                 path.unlink()
 
 
+def status_groups(tasks: pd.DataFrame, task_status: pd.DataFrame | None, catalog: Catalog,
+                  lang: str) -> list[dict]:
+    """:func:`task_groups` with each task's reported ``status`` (label) and ``note``, and
+    per group the non-zero status ``counts`` as printed (``已完成2项``)."""
+    if task_status is None:
+        task_status = task_status_frame(tasks, [])
+    reported = {int(r["task_no"]): r for r in task_status.to_dict("records")}
+    groups = task_groups(tasks, catalog, lang)
+    for group in groups:
+        ids = []
+        for task in group["tasks"]:
+            found = reported.get(task["task_no"], {})
+            status = found.get("status") or NO_STATUS
+            note = found.get("note")
+            ids.append(status)
+            task.update(status=task_status_label(status, lang),
+                        note=" ".join(str(note).split()) if isinstance(note, str) else "")
+        group["counts"] = [task_status_count(s, ids.count(s), lang)
+                           for s in STATUS_ORDER if ids.count(s)]
+    return groups
+
+
+MISSING_TASKS_TEMPLATE = "edition/tasks-missing.qmd.j2"
+
+
+def missing_task_list_parts(env: jinja2.Environment, catalog: Catalog, *, unit_id: str, year: int,
+                            lang: str) -> dict[str, str]:
+    """Placeholders for an edition whose next year's task list is not entered yet.
+
+    ``tasks-all.qmd`` and one ``tasks-<domain_id>.qmd`` per domain (the files the pages
+    include), each a warning marked ``TODO`` that names the file to add; the next build
+    after ``data/raw/tasks/<unit_id>/<year + 1>/tasks.csv`` appears writes the list instead.
+    """
+    task_year = year + 1
+    text = env.get_template(MISSING_TASKS_TEMPLATE).render(
+        note=_generated_note(unit_id, year, f"data/raw/tasks/{unit_id}/{task_year}/ (absent)"),
+        lang=lang, task_year=task_year, path=f"data/raw/tasks/{unit_id}/{task_year}/tasks.csv")
+    names = [f"tasks-{d}.qmd" for d in catalog.domains.index if d != CROSS_CUTTING] + ["tasks-all.qmd"]
+    return dict.fromkeys(names, text)
+
+
 def render_parts(tasks: pd.DataFrame | None, observations: pd.DataFrame, catalog: Catalog, *,
                  unit_id: str, year: int, lang: str,
-                 template_dir: Path = TEMPLATE_DIR) -> dict[str, str]:
-    """The generated files of one language: ``{file name: text}``."""
+                 template_dir: Path = TEMPLATE_DIR,
+                 status_tasks: pd.DataFrame | None = None,
+                 task_status: pd.DataFrame | None = None) -> dict[str, str]:
+    """The generated files of one language: ``{file name: text}``.
+
+    ``tasks`` is the list published with the edition (``year + 1``); ``status_tasks`` the
+    edition year's own list, whose ``task_status`` the task-status parts report (a task
+    missing from ``task_status``, or all of them when it is ``None``, has no status).
+    """
     env = _environment(Path(template_dir))
     out: dict[str, str] = {}
     task_year = year + 1
@@ -224,6 +284,22 @@ def render_parts(tasks: pd.DataFrame | None, observations: pd.DataFrame, catalog
             out[f"tasks-{group['domain_id']}.qmd"] = template.render(
                 note=note, lang=lang, groups=[group], with_headings=False)
         out["tasks-all.qmd"] = template.render(note=note, lang=lang, groups=groups, with_headings=True)
+    else:
+        out.update(missing_task_list_parts(env, catalog, unit_id=unit_id, year=year, lang=lang))
+    if status_tasks is not None and len(status_tasks):
+        check_task_numbers(status_tasks)
+        groups = status_groups(status_tasks, task_status, catalog, lang)
+        note = _generated_note(unit_id, year, f"data/clean/{unit_id}/{year}/task_status.parquet")
+        template = env.get_template("tasks.qmd.j2")
+        everything = status_counts(task_status if task_status is not None
+                                   else task_status_frame(status_tasks, []))
+        for group in groups:
+            out[f"task-status-{group['domain_id']}.qmd"] = template.render(
+                note=note, lang=lang, groups=[group], with_headings=False, with_status=True)
+        out["task-status-all.qmd"] = template.render(
+            note=note, lang=lang, groups=groups, with_headings=True, with_status=True,
+            year=year, total=len(status_tasks),
+            counts=[task_status_count(s, n, lang) for s, n in everything.items() if n])
     rows = source_rows(observations, catalog, lang)
     sources_used = [r["source"] for r in rows]
     if tasks is not None and len(tasks):
@@ -246,7 +322,8 @@ def generate_edition_parts(root: Path, unit_id: str, year: int, *, langs: Iterab
     """Write the generated parts of one edition for every language; return what was produced.
 
     Reads ``data/clean/<unit_id>/<year + 1>/tasks.parquet`` (the task list published with
-    the edition) and the observations of every clean year up to ``year + 1``; writes
+    the edition), the observations of every clean year up to ``year`` and the targets of
+    ``year + 1``, and the edition year's own list with its ``task_status``; writes
     ``reports/<year>/<lang>/_generated/``.
     """
     from .notebooks import read_clean_catalog
@@ -257,6 +334,11 @@ def generate_edition_parts(root: Path, unit_id: str, year: int, *, langs: Iterab
     unit_dir = clean / unit_id
     tasks_path = unit_dir / str(year + 1) / "tasks.parquet"
     tasks = pd.read_parquet(tasks_path) if tasks_path.exists() else None
+    # The edition year's own list, on which this edition reports task by task.
+    own_path, status_path = (unit_dir / str(year) / "tasks.parquet",
+                             unit_dir / str(year) / "task_status.parquet")
+    status_tasks = pd.read_parquet(own_path) if own_path.exists() else None
+    task_status = pd.read_parquet(status_path) if status_path.exists() else None
     years = sorted(int(p.name) for p in unit_dir.iterdir()
                    if p.name.isdigit() and int(p.name) <= year + 1
                    and (p / "observations.parquet").exists()) if unit_dir.is_dir() else []
@@ -265,11 +347,17 @@ def generate_edition_parts(root: Path, unit_id: str, year: int, *, langs: Iterab
                                 f"of {unit_id}; run the build first")
     observations = pd.concat([pd.read_parquet(unit_dir / str(y) / "observations.parquet")
                               for y in years], ignore_index=True)
+    # Of the following year the edition publishes only the targets (with its task list);
+    # that year's actuals, handed in later by the departments, are not its sources, so
+    # they must not change it.
+    observations = observations[(observations["year"] <= year)
+                                | (observations["measure"] == "target")]
     results: list[GeneratedFile] = []
     for lang in langs:
         folder = root / "reports" / str(year) / lang / GENERATED_DIR
         files = render_parts(tasks, observations, catalog, unit_id=unit_id, year=year, lang=lang,
-                             template_dir=template_dir)
+                             template_dir=template_dir, status_tasks=status_tasks,
+                             task_status=task_status)
         paths = set()
         for name, text in files.items():
             result = write_generated(folder / name, text)
@@ -279,7 +367,15 @@ def generate_edition_parts(root: Path, unit_id: str, year: int, *, langs: Iterab
     return results
 
 
-def generated_names(catalog: Catalog, tasks: pd.DataFrame) -> list[str]:
-    """File names a task list produces (for checks and tests)."""
-    domains = [d for d in catalog.domains.index if d in set(tasks["domain_id"])]
-    return [f"tasks-{d}.qmd" for d in domains] + ["tasks-all.qmd", "sources.qmd"]
+def generated_names(catalog: Catalog, tasks: pd.DataFrame | None, *,
+                    status_tasks: pd.DataFrame | None = None) -> list[str]:
+    """File names a task list produces (for checks and tests); with ``status_tasks`` (the
+    edition year's own list) also the task-status parts."""
+    names = ["sources.qmd"]
+    if tasks is not None and len(tasks):
+        domains = [d for d in catalog.domains.index if d in set(tasks["domain_id"])]
+        names = [f"tasks-{d}.qmd" for d in domains] + ["tasks-all.qmd", *names]
+    if status_tasks is not None and len(status_tasks):
+        own = [d for d in catalog.domains.index if d in set(status_tasks["domain_id"])]
+        names += [f"task-status-{d}.qmd" for d in own] + ["task-status-all.qmd"]
+    return names

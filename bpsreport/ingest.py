@@ -1,8 +1,10 @@
 """Validating raw submissions against the catalog (the ingest stage).
 
-Reads ``data/raw/observations/<unit_id>/<year>/<domain_id>.(csv|xlsx)`` and
-``data/raw/tasks/<unit_id>/<year>/tasks.csv`` (layout and rules: ``docs/data-model.md``),
-checks every cell, and returns clean DataFrames. Every problem in every file is collected
+Reads ``data/raw/observations/<unit_id>/<year>/<domain_id>.(csv|xlsx)``,
+``data/raw/tasks/<unit_id>/<year>/tasks.csv`` and the filled department templates in
+``data/raw/submissions/<unit_id>/<year>/<department_id>.xlsx`` (through
+:mod:`bpsreport.submissions`; layout and rules: ``docs/data-model.md``), checks every
+cell, and returns clean DataFrames. Every problem in every file is collected
 and raised together as one :class:`~bpsreport.errors.InputValidationError`, each naming
 the file, sheet, row, column, the value found and what was expected. Raw files are only
 read, never written.
@@ -46,6 +48,8 @@ TARGET_TYPES = ("count", "min", "max")
 COMPLETION_RATE_BOUND = 1000.0
 SUBMISSION_SUFFIXES = (".csv", ".xlsx")
 TASKS_FILE = "tasks.csv"
+# The folders of data/raw/ that hold <unit_id>/<year>/ editions.
+RAW_KINDS = ("observations", "tasks", "submissions")
 CROSS_CUTTING = "cross_cutting"
 
 _YES = frozenset({"yes", "y", "true", "是"})
@@ -53,6 +57,8 @@ _NO = frozenset({"no", "n", "false", "否", ""})
 
 # How a column is described to the person filling in the form.
 _COLUMN_WORDS = {
+    "task_no": "task_no (序号)",
+    "status": "status (落实情况)",
     "indicator_id": "indicator_id (指标编码)",
     "year": "year (年份)",
     "measure": "measure (类型): actual, target or completion_rate",
@@ -75,15 +81,21 @@ class InputFile:
 
 @dataclass
 class IngestResult:
-    """The validated content of one report unit and year."""
+    """The validated content of one report unit and year.
+
+    ``task_status`` (every task of the year's list with its reported status, see
+    :func:`bpsreport.submissions.task_status_frame`) is ``None`` when the year has no
+    task list.
+    """
 
     observations: pd.DataFrame
     tasks: pd.DataFrame | None
     inputs: list[InputFile] = field(default_factory=list)
+    task_status: pd.DataFrame | None = None
 
 
 @dataclass(frozen=True)
-class _Cell:
+class CellRef:
     """Where a value sits, so a check can report it in one call."""
 
     table: RawTable
@@ -98,10 +110,15 @@ class _Cell:
         return f"{self.table.shown}{sheet}, row {self.row}"
 
 
+# Where an observation (indicator_id, year, measure) was first given, across the domain
+# files and the department submissions of one unit and year.
+SeenRows = dict[tuple[str, int, str], CellRef]
+
+
 # --- editions --------------------------------------------------------------------------
 
 def discover_editions(raw_dir: Path) -> list[tuple[str, int]]:
-    """Every (unit_id, year) that has an observations or a tasks folder, sorted.
+    """Every (unit_id, year) that has an observations, tasks or submissions folder, sorted.
 
     Folders whose name is not a 4-digit year are left out here; :func:`ingest_all`
     reports them.
@@ -182,7 +199,7 @@ def ingest_edition(raw_dir: Path, catalog: Catalog, unit_id: str, year: int, *,
 def _scan_editions(raw_dir: Path, root: Path, problems: ProblemCollector) -> list[tuple[str, int]]:
     """Editions found in the folder layout; stray files and bad year folders are problems."""
     editions: set[tuple[str, int]] = set()
-    for kind in ("observations", "tasks"):
+    for kind in RAW_KINDS:
         base = raw_dir / kind
         if not base.is_dir():
             continue
@@ -205,7 +222,7 @@ def _check_unit_folders(raw_dir: Path, catalog: Catalog, unit_id: str, root: Pat
     """A unit folder must be named after a catalog report unit (reported once per folder)."""
     if unit_id in catalog.report_units.index:
         return
-    for kind in ("observations", "tasks"):
+    for kind in RAW_KINDS:
         folder = raw_dir / kind / unit_id
         if folder.is_dir():
             problems.add(shown_path(folder, root), "a folder named after a report unit "
@@ -222,8 +239,12 @@ def _visible(folder: Path) -> list[Path]:
 
 def _ingest_edition(raw_dir: Path, catalog: Catalog, unit_id: str, year: int, root: Path,
                     problems: ProblemCollector) -> IngestResult:
+    # Imported here: bpsreport.submissions builds on this module's row checks.
+    from .submissions import ingest_submissions, task_status_frame
+
     obs_dir = raw_dir / "observations" / unit_id / str(year)
     task_dir = raw_dir / "tasks" / unit_id / str(year)
+    sub_dir = raw_dir / "submissions" / unit_id / str(year)
     obs_files = []
     for path in (_visible(obs_dir) if obs_dir.is_dir() else []):
         if path.is_dir():
@@ -231,8 +252,9 @@ def _ingest_edition(raw_dir: Path, catalog: Catalog, unit_id: str, year: int, ro
                          ".xlsx) in this folder, no subfolders", found=path.name)
         else:
             obs_files.append(path)
+    seen: SeenRows = {}
     observations = ingest_observations(obs_files, catalog, unit_id=unit_id, year=year,
-                                       root=root, problems=problems)
+                                       root=root, problems=problems, seen=seen)
 
     tasks, task_path = None, task_dir / TASKS_FILE
     if task_dir.is_dir():
@@ -247,12 +269,30 @@ def _ingest_edition(raw_dir: Path, catalog: Catalog, unit_id: str, year: int, ro
             problems.add(shown_path(task_dir, root), f"a file {TASKS_FILE} with the task list "
                          f"for {year}", found="(missing)")
 
+    sub_files = []
+    for path in (_visible(sub_dir) if sub_dir.is_dir() else []):
+        if path.is_dir():
+            problems.add(shown_path(path, root), "only filled submission templates "
+                         "(<department_id>.xlsx) in this folder, no subfolders", found=path.name)
+        else:
+            sub_files.append(path)
+    submitted = ingest_submissions(sub_files, catalog, unit_id=unit_id, year=year, tasks=tasks,
+                                   root=root, problems=problems, seen=seen)
+    if len(submitted.observations):
+        observations = _observation_frame(
+            pd.concat([observations, submitted.observations], ignore_index=True)
+            .to_dict("records"), catalog)
+    task_status = None if tasks is None else task_status_frame(tasks, submitted.statuses)
+
     inputs = [InputFile(shown_path(p, root), _sha256(p),
                         int((observations["source_file"] == shown_path(p, root)).sum()))
               for p in obs_files]
     if tasks is not None:
         inputs.append(InputFile(shown_path(task_path, root), _sha256(task_path), len(tasks)))
-    return IngestResult(observations=observations, tasks=tasks, inputs=inputs)
+    inputs += [InputFile(shown_path(p, root), _sha256(p), submitted.rows.get(shown_path(p, root), 0))
+               for p in sub_files]
+    return IngestResult(observations=observations, tasks=tasks, inputs=inputs,
+                        task_status=task_status)
 
 
 def _sha256(path: Path) -> str:
@@ -268,7 +308,8 @@ def _read(path: Path, root: Path, problems: ProblemCollector) -> RawTable | None
         return None
 
 
-def _require_columns(table: RawTable, required: Iterable[str], problems: ProblemCollector) -> bool:
+def require_columns(table: RawTable, required: Iterable[str], problems: ProblemCollector) -> bool:
+    """True when the table has every required column; a problem for each one missing."""
     present = list(table.frame.columns)
     ok = True
     for column in required:
@@ -283,7 +324,8 @@ def _require_columns(table: RawTable, required: Iterable[str], problems: Problem
 # --- observations ----------------------------------------------------------------------
 
 def ingest_observations(files: Iterable[Path], catalog: Catalog, *, unit_id: str, year: int,
-                        root: Path, problems: ProblemCollector) -> pd.DataFrame:
+                        root: Path, problems: ProblemCollector,
+                        seen: SeenRows | None = None) -> pd.DataFrame:
     """Validate the observation files of one unit and year.
 
     Parameters
@@ -299,6 +341,10 @@ def ingest_observations(files: Iterable[Path], catalog: Catalog, *, unit_id: str
         The project root; paths in messages are shown relative to it.
     problems
         Every problem found is added here; nothing is raised.
+    seen
+        Where each (indicator_id, year, measure) was first given; shared with the
+        department submissions of the same unit and year, so that a figure given twice is
+        reported wherever the second one is. A fresh dict when omitted.
 
     Returns
     -------
@@ -308,7 +354,7 @@ def ingest_observations(files: Iterable[Path], catalog: Catalog, *, unit_id: str
         ``derived`` bool, ``source_sheet`` empty for CSV files.
     """
     records: list[dict] = []
-    seen_rows: dict[tuple[str, int, str], _Cell] = {}
+    seen_rows: SeenRows = {} if seen is None else seen
     seen_domains: dict[str, str] = {}
     for path in sorted(Path(f) for f in files):
         shown = shown_path(path, root)
@@ -322,29 +368,51 @@ def ingest_observations(files: Iterable[Path], catalog: Catalog, *, unit_id: str
                          f"the {domain_id} figures", found=path.name)
         seen_domains.setdefault(domain_id, shown)
         table = _read(path, root, problems)
-        if table is None or not _require_columns(table, REQUIRED_OBSERVATION_COLUMNS, problems):
+        if table is None or not require_columns(table, REQUIRED_OBSERVATION_COLUMNS, problems):
             continue
         folder = shown_path(path.parent, root)
         for i, cells in enumerate(table.frame.to_dict("records")):
-            where = _Cell(table, table.rows[i])
-            record = _observation_row(cells, where, catalog, domain_id, year, folder, problems)
-            if record is None:
-                continue
-            key = (record["indicator_id"], record["year"], record["measure"])
-            if key in seen_rows:
-                where.report(problems, "indicator_id", " / ".join(map(str, key)),
-                             f"one {key[2]} row per indicator and year; this one is already "
-                             f"given at {seen_rows[key].place()}")
-                continue
-            seen_rows[key] = where
-            if record.pop("_valid"):
-                records.append({"unit_id": unit_id, "domain_id": domain_id, **record,
-                                "source_file": table.shown, "source_sheet": table.sheet or "",
-                                "source_row": where.row})
+            where = CellRef(table, table.rows[i])
+            record = check_observation(cells, where, catalog, unit_id=unit_id,
+                                       domain_id=domain_id, year=year, folder=folder,
+                                       seen=seen_rows, problems=problems)
+            if record is not None:
+                records.append(record)
     return _observation_frame(records, catalog)
 
 
-def _observation_row(cells: dict[str, str], where: _Cell, catalog: Catalog, domain_id: str,
+def check_observation(cells: dict[str, str], where: CellRef, catalog: Catalog, *, unit_id: str,
+                      domain_id: str, year: int, folder: str, seen: SeenRows,
+                      problems: ProblemCollector) -> dict | None:
+    """Check one observation row of a domain file or a department submission.
+
+    Every rule of ``docs/data-model.md`` is applied; problems name ``where`` (file, sheet,
+    row) and the column. A row whose (indicator_id, year, measure) was already given
+    anywhere in ``seen`` is a problem naming both places.
+
+    Returns
+    -------
+    dict or None
+        The clean record (keys :data:`OBSERVATION_COLUMNS`) when every cell passed.
+    """
+    record = _observation_row(cells, where, catalog, domain_id, year, folder, problems)
+    if record is None:
+        return None
+    key = (record["indicator_id"], record["year"], record["measure"])
+    if key in seen:
+        where.report(problems, "indicator_id", " / ".join(map(str, key)),
+                     f"one {key[2]} row per indicator and year; this one is already "
+                     f"given at {seen[key].place()}")
+        return None
+    seen[key] = where
+    if not record.pop("_valid"):
+        return None
+    return {"unit_id": unit_id, "domain_id": domain_id, **record,
+            "source_file": where.table.shown, "source_sheet": where.table.sheet or "",
+            "source_row": where.row}
+
+
+def _observation_row(cells: dict[str, str], where: CellRef, catalog: Catalog, domain_id: str,
                      year: int, folder: str, problems: ProblemCollector) -> dict | None:
     """Check one row. ``None`` when the row cannot even be keyed for duplicate checks;
     otherwise the record with ``_valid`` telling whether every cell passed."""
@@ -547,11 +615,11 @@ def ingest_tasks(path: Path, catalog: Catalog, *, unit_id: str, year: int, root:
         ``indicators`` stay ``;``-separated id lists.
     """
     table = _read(Path(path), root, problems)
-    if table is None or not _require_columns(table, TASK_COLUMNS, problems):
+    if table is None or not require_columns(table, TASK_COLUMNS, problems):
         return pd.DataFrame(columns=TASK_COLUMNS)
     records, numbers = [], {}
     for i, cells in enumerate(table.frame.to_dict("records")):
-        where = _Cell(table, table.rows[i])
+        where = CellRef(table, table.rows[i])
         before = len(problems.problems)
         task_no = _check_task_no(cells["task_no"], where, numbers, problems)
         record = {"task_no": task_no,

@@ -45,6 +45,9 @@ KNOWN_COLUMNS = frozenset({
     # tasks
     "task_no", "domain_id", "title_zh", "title_en", "summary_zh", "summary_en",
     "departments", "indicators",
+    # department submission templates (bpsreport.submissions): the read-only target shown
+    # for reference, and the task sheet's title and status
+    "target", "task", "status",
 })
 
 # Chinese headers that staff commonly type in place of the English column names.
@@ -60,6 +63,10 @@ CHINESE_HEADERS = {
     "推算": "derived", "是否推算": "derived",
     "公式": "formula", "推算方法": "formula",
     "备注": "note",
+    "目标": "target", "目标值": "target",
+    "序号": "task_no", "任务序号": "task_no",
+    "任务": "task", "任务名称": "task",
+    "状态": "status", "落实情况": "status",
 }
 
 ACCEPTED_ENCODINGS = "UTF-8, UTF-8 with BOM, or GB18030/GBK"
@@ -268,24 +275,97 @@ def _header_makes_sense(text: str) -> bool:
 def _xlsx_grid(path: Path, shown: str,
                problems: ProblemCollector) -> tuple[Grid | None, str | None]:
     """Read the data sheet of a workbook into (row number, cells) pairs."""
-    try:
-        # Not read-only and not data_only: read-only sheets do not expose merged ranges,
-        # and since any formula is refused we need the formula text, not its cached value.
-        # Submissions are a few dozen rows, so the full load costs nothing noticeable.
-        book = openpyxl.load_workbook(path, data_only=False)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError) as exc:
-        problems.add(shown, "an Excel workbook (.xlsx) that opens in Excel",
-                     found=f"an unreadable file ({exc.__class__.__name__})")
+    book = _load_book(path, shown, problems)
+    if book is None:
         return None, None
     sheet = _pick_data_sheet(book.sheetnames, shown, problems)
     if sheet is None:
         return None, None
-    ws = book[sheet]
+    return _sheet_grid(book[sheet], shown, sheet, problems), sheet
+
+
+def _load_book(path: Path, shown: str, problems: ProblemCollector):
+    try:
+        # Not read-only and not data_only: read-only sheets do not expose merged ranges,
+        # and since any formula is refused we need the formula text, not its cached value.
+        # Submissions are a few dozen rows, so the full load costs nothing noticeable.
+        return openpyxl.load_workbook(path, data_only=False)
+    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError) as exc:
+        problems.add(shown, "an Excel workbook (.xlsx) that opens in Excel",
+                     found=f"an unreadable file ({exc.__class__.__name__})")
+        return None
+
+
+def _sheet_grid(ws, shown: str, sheet: str, problems: ProblemCollector) -> Grid:
+    """One sheet as (row number, cell texts) pairs; merged cells and formulas are problems."""
     grid = [(cells[0].row, cells) for cells in ws.iter_rows() if cells]
     header_row, header = _header_by_column(grid)
     _check_merged(ws, header_row, header, shown, sheet, problems)
     _check_formulas(grid, header, shown, sheet, problems)
-    return [(number, [_cell_text(c) for c in cells]) for number, cells in grid], sheet
+    return [(number, [_cell_text(c) for c in cells]) for number, cells in grid]
+
+
+def read_sheets(path: Path, sheets: tuple[str, ...] | list[str], *, root: Path,
+                allow_empty: bool = True) -> dict[str, RawTable]:
+    """Read several named sheets of one XLSX workbook, e.g. a department submission.
+
+    A submission template (:mod:`bpsreport.submissions`) has a ``data`` and a ``tasks``
+    sheet besides its instructions. Each sheet is read exactly like the single sheet of a
+    domain file (same header normalisation, same checks on merged cells and formulas).
+
+    Parameters
+    ----------
+    path
+        An ``.xlsx`` file.
+    sheets
+        The sheets to read; names are matched ignoring case and surrounding spaces. Every
+        one must be present; any other sheet must be an instructions sheet.
+    root
+        The project root; paths in messages are shown relative to it.
+    allow_empty
+        A sheet with a header row but no data rows gives an empty table rather than a
+        problem (a template's task sheet for a department without tasks).
+
+    Returns
+    -------
+    dict
+        Requested sheet name → :class:`RawTable` (``RawTable.sheet`` is the name as spelt
+        in the workbook).
+
+    Raises
+    ------
+    InputValidationError
+        With every problem found in the workbook.
+    """
+    path = Path(path)
+    shown = shown_path(path, root)
+    problems = ProblemCollector()
+    tables: dict[str, RawTable] = {}
+    if path.suffix.lower() != ".xlsx":
+        problems.add(shown, "an Excel workbook (.xlsx)", found=path.suffix or "(no extension)")
+        problems.raise_if_any()
+    book = _load_book(path, shown, problems)
+    if book is not None:
+        by_key = {name.strip().casefold(): name for name in book.sheetnames}
+        wanted = {name.strip().casefold() for name in sheets}
+        for extra in book.sheetnames:
+            key = extra.strip().casefold()
+            if key not in wanted and key not in IGNORED_SHEETS:
+                problems.add(shown, "only the sheets " + ", ".join(sheets) + " (and optionally "
+                             "one named instructions or 说明); move or delete this sheet",
+                             sheet=extra, found=extra)
+        for name in sheets:
+            actual = by_key.get(name.strip().casefold())
+            if actual is None:
+                problems.add(shown, f"a sheet named {name} (as in the template)",
+                             found="sheets " + ", ".join(book.sheetnames))
+                continue
+            grid = _sheet_grid(book[actual], shown, actual, problems)
+            table = _table_from_grid(grid, shown, actual, problems, allow_empty=allow_empty)
+            if table is not None:
+                tables[name] = table
+    problems.raise_if_any()
+    return tables
 
 
 def _pick_data_sheet(names: list[str], shown: str, problems: ProblemCollector) -> str | None:
@@ -370,7 +450,7 @@ def _number_text(value: int | float) -> str:
 # --- shared ----------------------------------------------------------------------------
 
 def _table_from_grid(grid: Grid, shown: str, sheet: str | None,
-                     problems: ProblemCollector) -> RawTable | None:
+                     problems: ProblemCollector, *, allow_empty: bool = False) -> RawTable | None:
     """Turn (row number, cells) pairs into a RawTable, checking the header."""
     grid = [(n, [str(c).strip() for c in cells]) for n, cells in grid]
     filled = [(n, cells) for n, cells in grid if any(cells)]
@@ -379,13 +459,13 @@ def _table_from_grid(grid: Grid, shown: str, sheet: str | None,
                      found="an empty file" if sheet is None else "an empty sheet")
         return None
     (header_row, header_cells), body = filled[0], filled[1:]
-    if not body:
+    if not body and not allow_empty:
         problems.add(shown, "at least one data row below the header", sheet=sheet,
                      row=header_row + 1, found="no data rows")
         return None
 
     names = [normalise_header(c) for c in header_cells]
-    width = max(len(names), *(len(cells) for _, cells in body))
+    width = max([len(names), *(len(cells) for _, cells in body)])
     names += [""] * (width - len(names))
     keep = _check_header(names, header_cells, body, header_row, shown, sheet, problems)
 
@@ -422,5 +502,5 @@ def _check_header(names, header_cells, body, header_row, shown, sheet, problems)
     return keep
 
 
-__all__ = ["RawTable", "read_table", "normalise_header", "normalise_number", "shown_path",
+__all__ = ["RawTable", "read_table", "read_sheets", "normalise_header", "normalise_number", "shown_path",
            "KNOWN_COLUMNS", "CHINESE_HEADERS"]

@@ -10,7 +10,8 @@ cell or for :func:`table_html`:
   formula; the source documents and sections are listed under the table.
 - :func:`task_table`, the key tasks of a year: number, task, responsible departments
   and the targets (formatted as the edition prints them) of the indicators each task
-  quantifies.
+  quantifies; with the year's task statuses (``task_status``, reported by the
+  departments, see :mod:`bpsreport.submissions`) also a lightly coloured status column.
 
 Numbers go through :mod:`bpsreport.formatting`, so a table, a chart and the narrative
 print a figure the same way (148.9万人 in Chinese, 1.489 million people in English).
@@ -50,6 +51,7 @@ from .catalog import Catalog, split_list
 from .formatting import LANGS, format_percent, format_target, format_value, unit_label
 from .progress import StatusRules, TargetStatus
 from .style import load_font_config, status_label, status_styles
+from .submissions import NO_STATUS, STATUS_ORDER, task_status_fill, task_status_label
 
 LABELS_FILE = Path(__file__).resolve().parent.parent / "config" / "labels.yml"
 
@@ -57,6 +59,8 @@ LABELS_FILE = Path(__file__).resolve().parent.parent / "config" / "labels.yml"
 TARGET_COLUMNS = ["indicator", "unit", "target", "actual", "completion", "status"]
 #: Display columns of the key-task table, in order.
 TASK_COLUMNS = ["number", "task", "departments", "targets"]
+#: The extra display column of the key-task table when task statuses are given.
+TASK_STATUS_COLUMN = "status"
 # Which footnote column of the rows belongs to which displayed column.
 _NOTE_COLUMNS = {"target": "target_note", "actual": "actual_note", "completion": "completion_note"}
 _TRUE = {"true", "yes", "1", "y"}
@@ -431,7 +435,8 @@ def _house_style(gt: GT) -> GT:
 
 def task_rows(tasks: pd.DataFrame, catalog: Catalog, lang: str, *,
               assessment: pd.DataFrame | None = None,
-              domain_id: str | None = None) -> pd.DataFrame:
+              domain_id: str | None = None,
+              statuses: pd.DataFrame | None = None) -> pd.DataFrame:
     """The formatted cells of the key-task table, one row per task.
 
     Parameters
@@ -447,6 +452,9 @@ def task_rows(tasks: pd.DataFrame, catalog: Catalog, lang: str, *,
         indicator. Without it, linked indicators are listed without targets.
     domain_id
         Only this domain's tasks.
+    statuses
+        The clean ``task_status`` rows of the same list (``task_no``, ``status``,
+        ``note``); a task missing from it counts as ``no_status``.
 
     Returns
     -------
@@ -455,7 +463,8 @@ def task_rows(tasks: pd.DataFrame, catalog: Catalog, lang: str, *,
         the display columns :data:`TASK_COLUMNS` (``departments`` and ``targets`` hold one
         line per department or linked indicator, separated by ``\\n``), ``task_no``,
         ``linked`` (the same targets as ``(indicator name, formatted target or "")`` pairs)
-        and ``source``.
+        and ``source``; with ``statuses`` also ``status_id``, ``status`` (its label from
+        ``config/labels.yml``) and ``note``.
     """
     _check_lang(lang)
     _check_domain(catalog, domain_id)
@@ -466,6 +475,8 @@ def task_rows(tasks: pd.DataFrame, catalog: Catalog, lang: str, *,
                              f"(targets) is for {year}; pass the assessment of {task_year}")
     targets = {} if assessment is None else {
         rec["indicator_id"]: rec for rec in assessment.to_dict("records")}
+    reported = None if statuses is None else {
+        int(rec["task_no"]): rec for rec in statuses.to_dict("records")}
     frame = tasks if domain_id is None else tasks[tasks["domain_id"] == domain_id]
     domain_rank = {d: i for i, d in enumerate(catalog.domains.index)}
     frame = frame.assign(_d=frame["domain_id"].map(domain_rank),
@@ -494,8 +505,25 @@ def task_rows(tasks: pd.DataFrame, catalog: Catalog, lang: str, *,
             "linked": linked,
             "source": _text(rec.get("source")),
         })
+        if reported is not None:
+            found = reported.get(int(rec["_n"]), {})
+            status_id = _text(found.get("status")) or NO_STATUS
+            rows[-1].update(status_id=status_id, status=task_status_label(status_id, lang),
+                            note=_text(found.get("note")))
     columns = ["domain_id", "domain", "task_no", *TASK_COLUMNS, "linked", "source"]
+    if reported is not None:
+        columns += ["status_id", TASK_STATUS_COLUMN, "note"]
     return pd.DataFrame(rows, columns=columns).reset_index(drop=True)
+
+
+def _style_task_status(gt: GT, rows: pd.DataFrame) -> GT:
+    """A light fill per task status; the text stays dark, so it reads in greyscale too."""
+    for status in STATUS_ORDER:
+        idx = [int(i) for i in rows.index[rows["status_id"] == status]]
+        if idx:
+            gt = gt.tab_style(style=style.fill(color=task_status_fill(status)),
+                              locations=loc.body(columns=TASK_STATUS_COLUMN, rows=idx))
+    return gt
 
 
 def _linked_line(name: str, target: str, lang: str, *, markup: bool = False) -> str:
@@ -511,13 +539,19 @@ def _linked_line(name: str, target: str, lang: str, *, markup: bool = False) -> 
 
 def task_table(tasks: pd.DataFrame, catalog: Catalog, lang: str, *,
                assessment: pd.DataFrame | None = None,
-               domain_id: str | None = None) -> GT:
+               domain_id: str | None = None,
+               statuses: pd.DataFrame | None = None) -> GT:
     """The key tasks of a year as a ``GT``: number, task, departments, quantified targets.
 
     Grouped by domain in the seed's order (ungrouped when ``domain_id`` is given). The
-    table id is ``tbl-tasks-<domain_id or "all">-<lang>``. See :func:`task_rows`.
+    table id is ``tbl-tasks-<domain_id or "all">-<lang>``. With ``statuses`` (the clean
+    ``task_status`` of the same list) a status column follows, each cell lightly coloured
+    by status (labels and colours: ``task_status`` in ``config/labels.yml``). See
+    :func:`task_rows`.
     """
-    rows = task_rows(tasks, catalog, lang, assessment=assessment, domain_id=domain_id)
+    rows = task_rows(tasks, catalog, lang, assessment=assessment, domain_id=domain_id,
+                     statuses=statuses)
+    columns = [*TASK_COLUMNS, TASK_STATUS_COLUMN] if statuses is not None else TASK_COLUMNS
     year = _one(tasks, "year", "task_table")
     if year is None and assessment is not None:
         year = _one(assessment, "year", "task_table")
@@ -526,7 +560,7 @@ def task_table(tasks: pd.DataFrame, catalog: Catalog, lang: str, *,
         unit_id = _one(assessment, "unit_id", "task_table")
     # Several departments or targets in one cell: one per line. These cells are marked as
     # formatted HTML below, so their text is escaped here.
-    data = rows[["domain", *TASK_COLUMNS]].assign(
+    data = rows[["domain", *columns]].assign(
         departments=rows["departments"].map(
             lambda text: _html_items([html_lib.escape(x) for x in text.split("\n") if x])),
         targets=rows["linked"].map(lambda pairs: _html_items(
@@ -541,12 +575,18 @@ def task_table(tasks: pd.DataFrame, catalog: Catalog, lang: str, *,
         gt.tab_header(title=title,
                       subtitle=label("task_table.subtitle", lang,
                                      unit=_unit_name(catalog, unit_id, lang)))
-        .cols_label(**{c: label(f"task_table.columns.{c}", lang) for c in TASK_COLUMNS})
+        .cols_label(**{c: label(f"task_table.columns.{c}", lang) for c in columns})
         .fmt(lambda s: s, columns=["departments", "targets"])
         .cols_align("center", columns=["number"])
         .cols_align("left", columns=["task", "departments", "targets"])
-        .cols_width(number="7%", task="33%", departments="27%", targets="33%")
     )
+    if statuses is None:
+        gt = gt.cols_width(number="7%", task="33%", departments="27%", targets="33%")
+    else:
+        gt = (gt.cols_width(number="6%", task="30%", departments="23%", targets="29%",
+                            status="12%")
+              .cols_align("center", columns=[TASK_STATUS_COLUMN]))
+        gt = _style_task_status(gt, rows)
     sources = _sources_note(list(rows["source"]), catalog, lang)
     if sources:
         gt = gt.tab_source_note(sources)

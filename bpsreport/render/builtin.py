@@ -30,17 +30,23 @@ class BuiltinBackend:
     def projects(self, request: RenderRequest) -> dict[str, ProjectConfig]:
         return {lang: load_project(request.root, lang) for lang in request.langs}
 
-    def render_pdfs(self, request: RenderRequest) -> dict[str, Path]:
+    def render_pdfs(self, request: RenderRequest, *, progress=None) -> dict[str, Path]:
         try:
             from bpsreport.render.pdf import render_pdfs
         except ImportError as exc:
             raise RenderError(f"the PDF renderer is not available ({exc})") from exc
-        return render_pdfs(request, self.projects(request))
+        return render_pdfs(request, self.projects(request), progress=progress)
 
-    def render(self, request: RenderRequest, *, pdfs: bool = True) -> RenderResult:
-        pdf_paths = self.render_pdfs(request) if pdfs else {}
+    def render(self, request: RenderRequest, *, pdfs: bool = True, progress=None) -> RenderResult:
+        """``progress(stage, done, total, item)``, when given, hears of each PDF
+        (stage ``"pdfs"``) and each HTML page (``"pages"``) as it is finished."""
+        def reporter(stage: str):
+            return None if progress is None else (
+                lambda done, total, item="": progress(stage, done, total, item))
+        pdf_paths = self.render_pdfs(request, progress=reporter("pdfs")) if pdfs else {}
         cache = Path(request.root) / "build" / request.unit_id / str(request.year) / "render-cache" / "html"
         render_site(request.root, request.site_dir, langs=tuple(request.langs),
-                    unit_id=request.unit_id, year=request.year, pdfs=pdf_paths, cache_dir=cache)
+                    unit_id=request.unit_id, year=request.year, pdfs=pdf_paths, cache_dir=cache,
+                    progress=reporter("pages"))
         return RenderResult(backend=self.name, version=self.version(),
                             site_dir=Path(request.site_dir), pdfs=pdf_paths)

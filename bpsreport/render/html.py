@@ -124,6 +124,7 @@ class SitePlan:
     site_dir: Path
     projects: dict[str, ProjectConfig]
     pages: dict[str, list[Page]] = field(default_factory=dict)
+    year: int | None = None   # the edition being rendered (None: every edition)
 
     def page_for(self, lang: str, rel: PurePosixPath) -> Page | None:
         for page in self.pages.get(lang, []):
@@ -168,13 +169,22 @@ def render_list(project: ProjectConfig) -> list[PurePosixPath]:
     return list(found)
 
 
-def plan_site(root: Path, langs: tuple[str, ...], site_dir: Path) -> SitePlan:
+def _edition_of(rel: PurePosixPath) -> str | None:
+    """The year folder of a report source: ``reports/2017/zh/x.qmd`` -> ``2017``."""
+    return rel.parts[1] if len(rel.parts) > 2 and rel.parts[0] == "reports" else None
+
+
+def plan_site(root: Path, langs: tuple[str, ...], site_dir: Path, year: int | None = None) -> SitePlan:
+    """The pages to render. With ``year``, only that edition's pages: the variables of a
+    build belong to one edition, and other editions keep the pages they were built with."""
     projects = {lang: load_project(root, lang) for lang in langs}
-    plan = SitePlan(site_dir=Path(site_dir), projects=projects)
+    plan = SitePlan(site_dir=Path(site_dir), projects=projects, year=year)
     for lang, project in projects.items():
         out_root = lang_output_root(project)
         pages = []
         for rel in render_list(project):
+            if year is not None and _edition_of(rel) not in (None, str(year)):
+                continue
             source = project.root / rel
             front, _, _ = split_front_matter(source.read_text(encoding="utf-8-sig"), source)
             if "html" not in document_formats(front, project):
@@ -210,6 +220,12 @@ class _Links:
 
     def site_path_of_source(self, rel: PurePosixPath) -> PurePosixPath | None:
         target = self.plan.page_for(self.page.lang, rel)
+        year = self.plan.year
+        if target is None and year is not None and _edition_of(rel) not in (None, str(year)):
+            # A navbar names one edition's pages; a build of another edition links to the
+            # same page of the edition being built.
+            same = PurePosixPath("reports", str(year), *rel.parts[2:])
+            target = self.plan.page_for(self.page.lang, same)
         return target.out_rel if target else None
 
     def navbar_href(self, href: str) -> str:
@@ -722,29 +738,40 @@ def write_chooser(site_dir: Path, plan: SitePlan, year: int | None) -> Path:
 def render_site(root: Path, site_dir: Path, *, langs: tuple[str, ...] = ("zh", "en"),
                 unit_id: str | None = None, year: int | None = None,
                 pdfs: dict[str, Path] | None = None, jobs: int | None = None,
-                cache_dir: Path | None = None) -> SiteResult:
+                cache_dir: Path | None = None, progress=None) -> SiteResult:
     """Render every HTML page of every language profile into ``site_dir``.
 
     Downloads (PDFs given in ``pdfs`` and the clean CSV of ``unit_id``/``year``) are copied
     first, so that the download menu lists exactly the files that exist. With
-    ``cache_dir``, pages whose inputs did not change are taken from the cache.
+    ``cache_dir``, pages whose inputs did not change are taken from the cache. With
+    ``progress``, ``progress(0, total)`` is called before the first page and
+    ``progress(done, total, page)`` as each page is finished (from worker threads).
     """
     root = Path(root).resolve()
     site_dir = Path(site_dir)
     site_dir.mkdir(parents=True, exist_ok=True)
     if unit_id and year is not None:
         copy_downloads(site_dir, root, unit_id, year, pdfs)
-    plan = plan_site(root, tuple(langs), site_dir)
+    plan = plan_site(root, tuple(langs), site_dir, year=year)
     if not any(plan.pages.values()):
         raise RenderError(f"{root}: the profiles {', '.join(langs)} render no HTML page "
                           "(check project: render in _quarto-<lang>.yml)")
     work = [page for lang in langs for page in plan.pages[lang]]
     workers = jobs or min(8, (os.cpu_count() or 2))
+    finished, lock = [0], threading.Lock()
+    if progress is not None:
+        progress(0, len(work))
+
     def attempt(page: Page) -> RenderedPage | RenderError:
         try:
             return render_page(plan, page, year=year, cache_dir=cache_dir)
         except RenderError as exc:  # collected: every broken page is reported at once
             return exc
+        finally:
+            if progress is not None:
+                with lock:
+                    finished[0] += 1
+                    progress(finished[0], len(work), str(page.out_rel))
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
         outcomes = list(pool.map(attempt, work))

@@ -956,7 +956,8 @@ def _issued(year: int, root: Path) -> dt.datetime | None:
         return None
 
 
-def render_pdfs(request: "RenderRequest", projects: Mapping[str, "ProjectConfig"]) -> dict[str, Path]:
+def render_pdfs(request: "RenderRequest", projects: Mapping[str, "ProjectConfig"], *,
+                progress=None) -> dict[str, Path]:
     """The PDF editions of ``request`` into ``request.pdf_dir``.
 
     Parameters
@@ -965,6 +966,9 @@ def render_pdfs(request: "RenderRequest", projects: Mapping[str, "ProjectConfig"
         Unit, year, languages and the staging folder for the PDFs.
     projects
         The loaded project configuration per language (``_quarto.yml`` + profile).
+    progress
+        Optional ``progress(done, total, name)``: called with ``(0, total)`` first, then
+        as each PDF is written.
 
     Returns
     -------
@@ -994,6 +998,9 @@ def render_pdfs(request: "RenderRequest", projects: Mapping[str, "ProjectConfig"
     out: dict[str, Path] = {}
     bilingual_parts: list[Path] = []
     both = all(lang in request.langs for lang in LANGS)
+    total = len(request.langs) + (1 if both else 0)
+    if progress is not None:
+        progress(0, total)
     for lang in request.langs:
         source = root / "reports" / str(request.year) / lang / REPORT_SOURCE
         if not source.is_file():
@@ -1010,6 +1017,8 @@ def render_pdfs(request: "RenderRequest", projects: Mapping[str, "ProjectConfig"
         pdf = pdf_dir / f"report-{lang}.pdf"
         compile_typst(typ, pdf, font_paths=dirs, timestamp=stamp)
         out[lang] = pdf
+        if progress is not None:
+            progress(len(out), total, pdf.name)
         if both:
             bilingual_parts.append(write_edition_typst(
                 doc.markdown, meta, lang=lang, work_dir=work, name=f"bilingual-{lang}",
@@ -1021,5 +1030,7 @@ def render_pdfs(request: "RenderRequest", projects: Mapping[str, "ProjectConfig"
         pdf = pdf_dir / "report-bilingual.pdf"
         compile_typst(typ, pdf, font_paths=dirs, timestamp=stamp)
         out["bilingual"] = pdf
+        if progress is not None:
+            progress(len(out), total, pdf.name)
     shutil.rmtree(work, ignore_errors=True)
     return out

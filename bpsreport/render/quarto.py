@@ -55,9 +55,15 @@ class QuartoBackend:
         return f"quarto {found[0].strip()}"
 
     # -- commands ------------------------------------------------------------------------
-    def render_command(self, lang: str, output_dir: Path, metadata_file: Path) -> list[str]:
-        """The ``quarto render`` command line of one language profile."""
-        return [str(self.quarto), "render", "--profile", lang,
+    def render_command(self, lang: str, output_dir: Path, metadata_file: Path,
+                       year: int | None = None) -> list[str]:
+        """The ``quarto render`` command line of one language profile.
+
+        With ``year``, only that edition's folder is rendered (``quarto render
+        reports/<year>/<lang>``): ``_variables.yml`` holds one edition's variables.
+        """
+        target = [f"reports/{year}/{lang}"] if year is not None else []
+        return [str(self.quarto), "render", *target, "--profile", lang,
                 "--output-dir", str(Path(output_dir).resolve()),
                 "--metadata-file", str(Path(metadata_file).resolve())]
 
@@ -80,7 +86,7 @@ class QuartoBackend:
             for lang in request.langs:
                 out = site_dir / lang
                 meta = self.write_metadata(request, lang, Path(scratch))
-                self._run(self.render_command(lang, out, meta), root, lang)
+                self._run(self.render_command(lang, out, meta, request.year), root, lang)
                 if pdfs:
                     found[lang] = self._find_pdf(out, request, lang)
         pdf_paths = self._collect_pdfs(request, found) if pdfs else {}

@@ -1,0 +1,510 @@
+"""Department submission templates: their structure, a filled one through ingestion into
+clean observations and task statuses, errors naming the template's sheet/row/column, and
+the task statuses in variables, generated parts and the task table.
+
+All figures and statuses put into templates here are SYNTHETIC
+(tests/fixtures/submissions/, see its README).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+import yaml
+
+from bpsreport import tables
+from bpsreport.build import build_clean
+from bpsreport.catalog import load_catalog
+from bpsreport.errors import InputValidationError
+from bpsreport.generate import generate_edition_parts, generated_names
+from bpsreport.ingest import ingest_edition
+from bpsreport.paths import ProjectPaths
+from bpsreport.readers import normalise_header
+from bpsreport.submissions import (
+    DATA_COLUMNS, NO_STATUS, STATUS_ORDER, TASK_SHEET_COLUMNS, TASK_STATUS_COLUMNS,
+    TASK_STATUSES, TemplateError, fill_template, parse_task_status, task_status_label,
+    write_department_template, write_department_templates)
+from bpsreport.variables import build_variables
+
+ROOT = Path(__file__).resolve().parents[1]
+
+FIXTURE = ROOT / "tests" / "fixtures" / "submissions" / "hrss-2018-synthetic.yml"
+UNIT, YEAR = "gd-province", 2018
+DROP = Path("data/raw/submissions") / UNIT / str(YEAR)
+HRSS_TASKS = [6, 20, 24, 25, 26, 28]  # 粤财办〔2018〕6号 二: tasks naming 省人力资源社会保障厅
+
+
+def synthetic() -> dict:
+    data = yaml.safe_load(FIXTURE.read_text(encoding="utf-8"))
+    assert data["synthetic"] is True
+    return data
+
+
+def tree_hashes(folder: Path) -> dict[str, str]:
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+# --- fixtures -------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory) -> Path:
+    """A project copy (raw data, config) with clean data and the 2018 templates written."""
+    dest = tmp_path_factory.mktemp("submissions") / "project"
+    shutil.copytree(ROOT / "data" / "raw", dest / "data" / "raw")
+    shutil.copytree(ROOT / "config", dest / "config")
+    build_clean(ProjectPaths.at(dest))
+    write_department_templates(dest, None, YEAR, dest / "submissions" / str(YEAR))
+    return dest
+
+
+@pytest.fixture(scope="module")
+def template(base) -> Path:
+    return base / "submissions" / str(YEAR) / "hrss.xlsx"
+
+
+@pytest.fixture(scope="module")
+def filled(base, template, tmp_path_factory) -> Path:
+    """A copy of ``base`` with the SYNTHETIC hrss submission dropped in and built clean."""
+    dest = tmp_path_factory.mktemp("filled") / "project"
+    shutil.copytree(base, dest)
+    fixture = synthetic()
+    fill_template(template, dest / DROP / "hrss.xlsx", data=fixture["data"], tasks=fixture["tasks"])
+    build_clean(ProjectPaths.at(dest))
+    return dest
+
+
+@pytest.fixture(scope="module")
+def clean_2018(filled) -> dict[str, pd.DataFrame]:
+    folder = filled / "data" / "clean" / UNIT / str(YEAR)
+    return {p.stem: pd.read_parquet(p) for p in folder.glob("*.parquet")}
+
+
+def rows_by_key(ws) -> dict[str, int]:
+    """First-column value → Excel row number."""
+    return {str(ws.cell(row=r, column=1).value): r for r in range(2, ws.max_row + 1)}
+
+
+def column_letter(columns, name: str) -> str:
+    return openpyxl.utils.get_column_letter(columns.index(name) + 1)
+
+
+# --- the template ---------------------------------------------------------------------------------
+
+def test_template_has_the_three_sheets_and_ingestible_headers(template):
+    book = openpyxl.load_workbook(template)
+    assert book.sheetnames == ["instructions", "data", "tasks"]
+    for sheet, columns in (("data", DATA_COLUMNS), ("tasks", TASK_SHEET_COLUMNS)):
+        header = [c.value for c in book[sheet][1]]
+        assert [normalise_header(h) for h in header] == list(columns)
+        assert all(" " in h for h in header), "each header carries a Chinese label"
+    assert book.security.lockStructure
+
+
+def test_hrss_template_prefills_the_2018_targets(template, catalog):
+    ws = openpyxl.load_workbook(template)["data"]
+    rows = rows_by_key(ws)
+    target = column_letter(DATA_COLUMNS, "target")
+    # 粤财办〔2018〕6号 二(八)24 and 二(六)20, 二(九)28
+    assert ws[f"{target}{rows['urban_new_jobs']}"].value == "110万人"
+    assert ws[f"{target}{rows['urban_registered_unemployment_rate']}"].value == "≤ 3.5%"
+    assert ws[f"{target}{rows['resident_basic_pension_min']}"].value == "≥ 130元/月"
+    assert ws[f"{target}{rows['case_based_payment_disease_types']}"].value == "≥ 1000个"
+    own = {"public_health", "living_security", "employment_security", "medical_security"}
+    for indicator_id, r in rows.items():
+        assert catalog.indicators.at[indicator_id, "domain_id"] in own
+        assert ws[f"{column_letter(DATA_COLUMNS, 'year')}{r}"].value == YEAR
+        assert ws[f"{column_letter(DATA_COLUMNS, 'measure')}{r}"].value == "actual"
+        assert ws[f"{column_letter(DATA_COLUMNS, 'unit')}{r}"].value == catalog.indicators.at[indicator_id, "unit"]
+        assert ws[f"{column_letter(DATA_COLUMNS, 'value')}{r}"].value is None
+
+
+def test_template_lists_the_departments_tasks(template):
+    ws = openpyxl.load_workbook(template)["tasks"]
+    numbers = [ws.cell(row=r, column=1).value for r in range(2, ws.max_row + 1)]
+    assert numbers == HRSS_TASKS
+    assert ws[f"B{2 + HRSS_TASKS.index(24)}"].value == "保持就业局势稳中有升"
+    assert "省卫生计生委" in ws["C2"].value  # task 6 is shared
+
+
+def test_prefilled_cells_are_locked_and_input_cells_open(template):
+    book = openpyxl.load_workbook(template)
+    for sheet, columns, inputs in (("data", DATA_COLUMNS, {"value", "source", "derived", "formula", "note"}),
+                                   ("tasks", TASK_SHEET_COLUMNS, {"status", "note"})):
+        ws = book[sheet]
+        assert ws.protection.sheet and not ws.protection.password
+        for r in range(2, ws.max_row + 1):
+            for c, name in enumerate(columns, start=1):
+                assert ws.cell(row=r, column=c).protection.locked == (name not in inputs), (sheet, r, name)
+    assert book["instructions"].protection.sheet
+
+
+def _validations_covering(ws, cell: str):
+    return [dv for dv in ws.data_validations.dataValidation if cell in dv.sqref]
+
+
+def test_input_cells_carry_data_validation(template, catalog):
+    book = openpyxl.load_workbook(template)
+    ws = book["data"]
+    rows = rows_by_key(ws)
+    value, derived = column_letter(DATA_COLUMNS, "value"), column_letter(DATA_COLUMNS, "derived")
+    for indicator_id, r in rows.items():
+        (check,) = _validations_covering(ws, f"{value}{r}")
+        assert check.type == "decimal" and check.formula1 == "0"
+        upper = catalog.upper_bound(indicator_id)
+        if upper is None:
+            assert check.operator == "greaterThanOrEqual"
+        else:
+            assert check.operator == "between" and float(check.formula2) == upper
+        (flag,) = _validations_covering(ws, f"{derived}{r}")
+        assert flag.type == "list" and flag.formula1 == '"yes,no"'
+    rate = rows["urban_registered_unemployment_rate"]
+    assert _validations_covering(ws, f"{value}{rate}")[0].formula2 == "100"
+
+    tasks = book["tasks"]
+    status = column_letter(TASK_SHEET_COLUMNS, "status")
+    for r in range(2, tasks.max_row + 1):
+        (check,) = _validations_covering(tasks, f"{status}{r}")
+        assert check.type == "list"
+        choices = check.formula1.strip('"').split(",")
+        assert set(TASK_STATUSES) <= set(choices)
+        assert {"已完成", "推进中", "未启动", "不适用"} <= set(choices)
+
+
+def test_instructions_are_bilingual_and_say_where_to_drop_the_file(template):
+    ws = openpyxl.load_workbook(template)["instructions"]
+    zh = "\n".join(str(c.value) for c in ws["A"] if c.value)
+    en = "\n".join(str(c.value) for c in ws["B"] if c.value)
+    drop = (DROP / "hrss.xlsx").as_posix()
+    assert drop in zh and drop in en
+    assert "省人力资源社会保障厅" in zh and "Human Resources and Social Security" in en
+    for status in TASK_STATUSES:
+        assert status in zh and task_status_label(status, "zh") in zh and status in en
+    assert "derived" in en and "formula" in zh and "省财政厅" in zh
+
+
+def test_templates_are_written_once_and_never_overwritten(base, catalog, template):
+    out = base / "submissions" / str(YEAR)
+    names = sorted(p.name for p in out.glob("*.xlsx"))
+    assert "hrss.xlsx" in names and "finance.xlsx" in names and len(names) == len(catalog.departments)
+    before = tree_hashes(out)
+    assert write_department_templates(base, UNIT, YEAR, out) == []
+    assert tree_hashes(out) == before
+    with pytest.raises(TemplateError, match="already exists"):
+        write_department_template(template, catalog, UNIT, YEAR, "hrss",
+                                  clean_dir=base / "data" / "clean")
+    assert tree_hashes(out) == before
+
+
+def test_template_leaves_out_indicators_already_given_elsewhere(base, catalog, tmp_path):
+    clean = tmp_path / "clean"
+    shutil.copytree(base / "data" / "clean", clean)
+    path = clean / UNIT / str(YEAR) / "observations.parquet"
+    obs = pd.read_parquet(path)
+    extra = obs[obs["indicator_id"] == "urban_new_jobs"].assign(
+        measure="actual", value=1.0, source_file="data/raw/observations/x.csv")  # SYNTHETIC
+    pd.concat([obs, extra], ignore_index=True).to_parquet(path)
+    book = openpyxl.load_workbook(write_department_template(
+        tmp_path / "hrss.xlsx", catalog, UNIT, YEAR, "hrss", clean_dir=clean))
+    assert "urban_new_jobs" not in rows_by_key(book["data"])
+    assert "hard_to_employ_employed" in rows_by_key(book["data"])
+
+
+def test_status_words_accept_ids_and_labels():
+    assert [parse_task_status(s) for s in ("completed", "已完成", "In progress", "推进中",
+                                            "not-started", "未启动", "不适用", "Not applicable")] == [
+        "completed", "completed", "in_progress", "in_progress", "not_started", "not_started",
+        "not_applicable", "not_applicable"]
+    assert parse_task_status("done") is None and parse_task_status("") is None
+
+
+# --- a filled template ----------------------------------------------------------------------------
+
+def test_filled_template_becomes_clean_observations(clean_2018, template):
+    fixture = synthetic()
+    obs = clean_2018["observations"]
+    got = obs[obs["source_file"] == (DROP / "hrss.xlsx").as_posix()]
+    assert sorted(got["indicator_id"]) == sorted(fixture["data"])
+    rows = rows_by_key(openpyxl.load_workbook(template)["data"])
+    for rec in got.to_dict("records"):
+        expected = fixture["data"][rec["indicator_id"]]
+        assert rec["value"] == pytest.approx(expected["value"])
+        assert rec["measure"] == "actual" and rec["year"] == YEAR
+        assert rec["source"] == expected["source"] and rec["source_sheet"] == "data"
+        assert rec["source_row"] == rows[rec["indicator_id"]]
+    pension = got.set_index("indicator_id").loc["resident_basic_pension_min"]
+    assert bool(pension["derived"]) and pension["formula"] == "SYNTHETIC 120 + 28"
+    # The 2018 targets from the domain files are still there, now next to the actuals.
+    assessment = clean_2018["assessment"].set_index("indicator_id")
+    assert assessment.at["urban_new_jobs", "target"] == 110
+    assert assessment.at["urban_new_jobs", "actual"] == pytest.approx(123.4)
+
+
+def test_filled_template_gives_every_task_a_status_row(clean_2018, filled):
+    status = clean_2018["task_status"]
+    assert list(status.columns) == TASK_STATUS_COLUMNS
+    assert status["task_no"].tolist() == list(range(1, 35))
+    by_no = status.set_index("task_no")
+    expected = {20: "in_progress", 24: "completed", 25: "in_progress", 26: "not_started",
+                28: "not_applicable"}
+    for number, value in expected.items():
+        assert by_no.at[number, "status"] == value
+        assert by_no.at[number, "department_id"] == "hrss"
+        assert by_no.at[number, "source_file"] == (DROP / "hrss.xlsx").as_posix()
+    assert by_no.at[24, "note"] == "SYNTHETIC 合成数据，非真实情况"
+    assert by_no.at[24, "source_row"] == 2 + HRSS_TASKS.index(24)
+    others = by_no.drop(index=list(expected))
+    assert (others["status"] == NO_STATUS).all() and others["source_row"].isna().all()
+    assert (filled / "data" / "clean" / UNIT / str(YEAR) / "task_status.csv").is_file()
+
+
+def test_manifest_lists_the_submission(filled):
+    manifest = json.loads((filled / "data" / "clean" / UNIT / str(YEAR) / "manifest.json")
+                          .read_text(encoding="utf-8"))
+    inputs = {i["path"]: i for i in manifest["inputs"]}
+    entry = inputs[(DROP / "hrss.xlsx").as_posix()]
+    assert entry["rows"] == len(synthetic()["data"]) + len(synthetic()["tasks"])
+    assert entry["sha256"] == hashlib.sha256((filled / DROP / "hrss.xlsx").read_bytes()).hexdigest()
+    assert {o["path"] for o in manifest["outputs"]} >= {"task_status.parquet", "task_status.csv"}
+
+
+def test_a_year_without_a_task_list_has_no_task_status(filled):
+    assert not (filled / "data" / "clean" / UNIT / "2017" / "task_status.parquet").exists()
+
+
+def test_ingestion_leaves_raw_files_unchanged(base, template, tmp_path):
+    project = tmp_path / "project"
+    shutil.copytree(base / "data" / "raw", project / "data" / "raw")
+    shutil.copytree(base / "config", project / "config")
+    fixture = synthetic()
+    fill_template(template, project / DROP / "hrss.xlsx", data=fixture["data"], tasks=fixture["tasks"])
+    before = tree_hashes(project / "data" / "raw")
+    build_clean(ProjectPaths.at(project))
+    assert tree_hashes(project / "data" / "raw") == before
+
+
+# --- bad fills ------------------------------------------------------------------------------------
+
+def ingest_with(base: Path, template: Path, tmp_path: Path, *, data=None, tasks=None, edit=None,
+                name: str = "hrss") -> list:
+    """Drop a filled (and optionally hand-edited) template into a raw copy; the problems."""
+    raw = tmp_path / "project" / "data" / "raw"
+    shutil.copytree(base / "data" / "raw", raw)
+    dest = fill_template(template, raw.parent.parent / DROP / f"{name}.xlsx",
+                         data=data or {}, tasks=tasks or {})
+    if edit is not None:
+        book = openpyxl.load_workbook(dest)
+        edit(book)
+        book.save(dest)
+    catalog = load_catalog(raw, root=raw.parent.parent)
+    with pytest.raises(InputValidationError) as caught:
+        ingest_edition(raw, catalog, UNIT, YEAR, root=raw.parent.parent)
+    return caught.value.problems
+
+
+def only(problems, **where):
+    found = [p for p in problems if all(getattr(p, k) == v for k, v in where.items())]
+    assert len(found) == 1, [str(p) for p in problems]
+    return found[0]
+
+
+def test_non_numeric_value_names_sheet_row_and_column(base, template, tmp_path):
+    row = rows_by_key(openpyxl.load_workbook(template)["data"])["urban_new_jobs"]
+    problems = ingest_with(base, template, tmp_path, data={
+        "urban_new_jobs": {"value": "约一百万", "source": "SYNTHETIC"}})
+    problem = only(problems, sheet="data", row=row, column="value")
+    assert problem.file == (DROP / "hrss.xlsx").as_posix() and problem.found == "约一百万"
+    assert "a number in 万人" in problem.expected
+    assert f"sheet 'data', row {row}, column 'value'" in str(problem)
+
+
+def test_value_above_the_catalog_bound_is_refused(base, template, tmp_path):
+    row = rows_by_key(openpyxl.load_workbook(template)["data"])["urban_registered_unemployment_rate"]
+    problems = ingest_with(base, template, tmp_path, data={
+        "urban_registered_unemployment_rate": {"value": 135, "source": "SYNTHETIC"}})
+    assert "from 0 to 100" in only(problems, sheet="data", row=row, column="value").expected
+
+
+def test_status_not_in_the_list(base, template, tmp_path):
+    problems = ingest_with(base, template, tmp_path, tasks={24: {"status": "done"}})
+    problem = only(problems, sheet="tasks", row=2 + HRSS_TASKS.index(24), column="status")
+    assert problem.found == "done" and "completed (已完成)" in problem.expected
+
+
+def test_note_without_status(base, template, tmp_path):
+    problems = ingest_with(base, template, tmp_path, tasks={24: {"note": "SYNTHETIC"}})
+    assert only(problems, sheet="tasks", row=2 + HRSS_TASKS.index(24), column="status")
+
+
+def test_task_of_another_department(base, template, tmp_path):
+    row = 2 + HRSS_TASKS.index(25)
+
+    def renumber(book):  # task 1 is 省教育厅's (粤财办〔2018〕6号 二(一)1)
+        book["tasks"].cell(row=row, column=1, value=1)
+
+    problems = ingest_with(base, template, tmp_path, tasks={25: {"status": "completed"}},
+                           edit=renumber)
+    problem = only(problems, sheet="tasks", row=row, column="task_no")
+    assert "task 1 is the responsibility of 省教育厅 (edu)" in problem.expected
+    assert "6, 20, 24, 25, 26, 28" in problem.expected
+
+
+def test_task_number_not_in_the_list(base, template, tmp_path):
+    row = 2 + HRSS_TASKS.index(25)
+
+    def renumber(book):
+        book["tasks"].cell(row=row, column=1, value=99)
+
+    problems = ingest_with(base, template, tmp_path, tasks={25: {"status": "completed"}},
+                           edit=renumber)
+    assert "1 to 34" in only(problems, sheet="tasks", row=row, column="task_no").expected
+
+
+def test_indicator_of_another_department(base, template, tmp_path):
+    row = rows_by_key(openpyxl.load_workbook(template)["data"])["urban_new_jobs"]
+
+    def swap(book):  # 行政村客运班车通达率 is 公共交通, reported by 省交通运输厅
+        book["data"].cell(row=row, column=1, value="village_bus_access_rate")
+        book["data"].cell(row=row, column=3, value="%")
+
+    problems = ingest_with(base, template, tmp_path, data={
+        "urban_new_jobs": {"value": 93, "source": "SYNTHETIC"}}, edit=swap)
+    problem = only(problems, sheet="data", row=row, column="indicator_id")
+    assert problem.found == "village_bus_access_rate"
+    assert "belongs to 公共交通 (public_transport), reported by 省交通运输厅 (transport)" in problem.expected
+
+
+def test_duplicate_with_a_domain_file_names_both_places(base, template, tmp_path):
+    row = rows_by_key(openpyxl.load_workbook(template)["data"])["urban_new_jobs"]
+
+    def also_in_domain_file(book):
+        domain_file = tmp_path / "project" / "data" / "raw" / "observations" / UNIT / "2018" / "employment_security.csv"
+        with open(domain_file, "a", encoding="utf-8") as fh:
+            fh.write("urban_new_jobs,城镇新增就业,2018,actual,,120,万人,SYNTHETIC,,,SYNTHETIC\n")
+
+    problems = ingest_with(base, template, tmp_path, data={
+        "urban_new_jobs": {"value": 123.4, "source": "SYNTHETIC"}}, edit=also_in_domain_file)
+    problem = only(problems, sheet="data", row=row, column="indicator_id")
+    assert problem.file == (DROP / "hrss.xlsx").as_posix()
+    assert f"data/raw/observations/{UNIT}/2018/employment_security.csv, row 5" in problem.expected
+
+
+def test_duplicate_between_two_submissions(base, template, tmp_path):
+    # 公共卫生 is led by 省卫生计生委, 省中医药局 and 省人力资源社会保障厅: both templates list it.
+    figure = {"general_practitioners_trained": {"value": 5000, "source": "SYNTHETIC"}}
+
+    def health_too(book):
+        fill_template(base / "submissions" / str(YEAR) / "health.xlsx",
+                      tmp_path / "project" / DROP / "health.xlsx", data=figure)
+
+    problems = ingest_with(base, template, tmp_path, data=figure, edit=health_too)
+    row = rows_by_key(openpyxl.load_workbook(template)["data"])["general_practitioners_trained"]
+    problem = only(problems, sheet="data", row=row, column="indicator_id")
+    assert problem.file == (DROP / "hrss.xlsx").as_posix()
+    assert (DROP / "health.xlsx").as_posix() + ", sheet data, row" in problem.expected
+
+
+def test_shared_task_reported_twice(base, template, tmp_path):
+    def health_too(book):
+        fill_template(base / "submissions" / str(YEAR) / "health.xlsx",
+                      tmp_path / "project" / DROP / "health.xlsx", tasks={6: {"status": "completed"}})
+
+    problems = ingest_with(base, template, tmp_path, tasks={6: {"status": "in_progress"}},
+                           edit=health_too)
+    problem = only(problems, sheet="tasks", row=2, column="task_no")
+    assert problem.file == (DROP / "hrss.xlsx").as_posix()
+    assert "one status per task" in problem.expected and "health.xlsx" in problem.expected
+
+
+def test_unknown_department_file_is_named(base, template, tmp_path):
+    problems = ingest_with(base, template, tmp_path, data={}, name="hr_dept")
+    problem = only(problems, file=(DROP / "hr_dept.xlsx").as_posix())
+    assert problem.found == "hr_dept.xlsx" and "hrss" in problem.expected
+
+
+def test_missing_or_extra_sheets(base, template, tmp_path):
+    def restructure(book):
+        del book["tasks"]
+        book.create_sheet("Sheet2")
+
+    problems = ingest_with(base, template, tmp_path, edit=restructure)
+    assert "a sheet named tasks" in only(problems, sheet=None).expected
+    assert "only the sheets data, tasks" in only(problems, sheet="Sheet2").expected
+
+
+def test_measure_other_than_actual(base, template, tmp_path):
+    row = rows_by_key(openpyxl.load_workbook(template)["data"])["urban_new_jobs"]
+
+    def as_target(book):
+        book["data"].cell(row=row, column=DATA_COLUMNS.index("measure") + 1, value="target")
+
+    problems = ingest_with(base, template, tmp_path, data={
+        "urban_new_jobs": {"value": 100, "source": "SYNTHETIC"}}, edit=as_target)
+    assert "actual" in only(problems, sheet="data", row=row, column="measure").expected
+
+
+def test_missing_source_on_a_reported_value(base, template, tmp_path):
+    row = rows_by_key(openpyxl.load_workbook(template)["data"])["hard_to_employ_employed"]
+    problems = ingest_with(base, template, tmp_path, data={"hard_to_employ_employed": {"value": 10}})
+    assert only(problems, sheet="data", row=row, column="source")
+
+
+# --- the report --------------------------------------------------------------------------------------
+
+def test_variables_expose_statuses_notes_and_counts(filled, catalog):
+    clean = filled / "data" / "clean"
+    data = build_variables(clean, catalog, UNIT, [2017, 2018], edition_year=YEAR)
+    tasks = data["y2018"]["tasks"]
+    assert sorted(tasks, key=int) == [str(n) for n in range(1, 35)]
+    assert tasks["24"]["status"] == {"zh": "已完成", "en": "Completed"}
+    assert tasks["24"]["note"] == {"zh": "SYNTHETIC 合成数据，非真实情况", "en": "SYNTHETIC 合成数据，非真实情况"}
+    assert tasks["1"]["status"] == {"zh": "未报送", "en": "Not reported"} and tasks["1"]["note"]["zh"] == "—"  # no note: a dash, not an empty sentence
+    employment = data["y2018"]["domains"]["employment_security"]
+    assert {k: employment[f"tasks_{k}"]["zh"] for k in STATUS_ORDER} == {
+        "completed": "1", "in_progress": "1", "not_started": "1", "not_applicable": "0",
+        "no_status": "1"}
+    assert data["y2018"]["summary"]["tasks_no_status"]["en"] == "29"
+    # The 2017 edition publishes the 2018 list but does not report on it.
+    published = build_variables(clean, catalog, UNIT, [2017, 2018], edition_year=2017)
+    assert "tasks" not in published["y2018"]
+    assert "tasks_completed" not in published["y2018"]["summary"]
+
+
+def test_generated_task_status_parts(filled, catalog, clean_2018):
+    written = generate_edition_parts(filled, UNIT, YEAR, catalog=catalog)
+    names = {g.path.name for g in written if g.path.name.startswith("task-status-")}
+    expected = set(generated_names(catalog, None, status_tasks=clean_2018["tasks"]))
+    assert names == expected - {"sources.qmd"} and len(names) == 11  # 10 domains + all
+    for lang, label, counts in (("zh", "已完成", "本领域4项任务：已完成1项，推进中1项，未启动1项，未报送1项。"),
+                                ("en", "Completed", "4 tasks in this domain: Completed: 1; In progress: 1; "
+                                                    "Not started: 1; Not reported: 1.")):
+        folder = filled / "reports" / str(YEAR) / lang / "_generated"
+        part = (folder / "task-status-employment_security.qmd").read_text(encoding="utf-8")
+        assert counts in part
+        assert f"24. **" in part and f"**{label}**" in part and "SYNTHETIC 合成数据，非真实情况" in part
+        every = (folder / "task-status-all.qmd").read_text(encoding="utf-8")
+        assert all(f"\n{n}. **" in every for n in range(1, 35))
+        assert "{#sec-task-status-employment-security}" in every
+
+
+def test_2017_edition_gets_no_task_status_parts(filled, catalog):
+    written = generate_edition_parts(filled, UNIT, 2017, catalog=catalog)
+    assert not [g for g in written if g.path.name.startswith("task-status-")]
+
+
+def test_task_table_gets_a_coloured_status_column(clean_2018, catalog):
+    tasks, status = clean_2018["tasks"], clean_2018["task_status"]
+    rows = tables.task_rows(tasks, catalog, "zh", statuses=status)
+    by_no = rows.set_index("task_no")
+    assert by_no.at[24, "status"] == "已完成" and by_no.at[1, "status"] == "未报送"
+    html = tables.table_html(tables.task_table(tasks, catalog, "en", statuses=status))
+    assert ">Status<" in html
+    assert 'background-color: #E2F1E8;' in html  # completed, config/labels.yml
+    plain = tables.table_html(tables.task_table(tasks, catalog, "en"))
+    assert ">Status<" not in plain and "status" not in tables.task_rows(tasks, catalog, "en").columns
