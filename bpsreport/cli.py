@@ -1,4 +1,4 @@
-"""Command line: ``python pipeline.py <command>``; the exit codes are listed in docs/cli.md.
+"""Command line: ``python pipeline.py <command>``; the exit codes are listed in the README.
 
 Each command is a thin layer over a package function:
 
