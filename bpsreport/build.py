@@ -239,7 +239,7 @@ def build_notebooks(paths: ProjectPaths, catalog: Catalog, unit_id: str, year: i
 
 # --- report sources and rendering -------------------------------------------------------
 
-def build_sources(paths: ProjectPaths, unit_id: str, year: int) -> list:
+def build_sources(paths: ProjectPaths, unit_id: str, year: int, *, draft: bool = False) -> list:
     """Write ``_variables.yml`` and the generated parts (task lists, sources) of an edition.
 
     Staff-edited files are never touched: generated files live in ``_generated/`` folders
@@ -252,7 +252,7 @@ def build_sources(paths: ProjectPaths, unit_id: str, year: int) -> list:
         raise NoSuchEdition(
             f"There are no report sources for {year}: expected the folder "
             f"{paths.shown(paths.root / 'reports' / str(year))}/ with zh/ and en/ narrative.")
-    write_variables(paths.root, build_edition_variables(paths.root, unit_id, year))
+    write_variables(paths.root, build_edition_variables(paths.root, unit_id, year, draft=draft))
     return generate_edition_parts(paths.root, unit_id, year)
 
 
@@ -270,6 +270,9 @@ def _render_inputs(paths: ProjectPaths, unit_id: str, year: int, backend_version
         (paths.config, "*.yml"),
         (edition / "notebooks", "*.ipynb"),
         (package / "render", "**/*"),
+        (package, "postrender.py"),
+        (package, "table_typst.py"),
+        (paths.root / "scripts", "post-render.py"),
         (paths.clean / unit_id / str(year), "*.csv"),
         (paths.clean / unit_id / str(year + 1), "*.csv"),
     ])
@@ -299,13 +302,15 @@ def _carry_other_editions(live: Path, staging: Path, year: int) -> None:
 
     if not live.is_dir():
         return
-    shutil.copytree(live, staging)
+    shutil.copytree(live, staging, symlinks=True)
     for folder in list(staging.glob(f"*/reports/{year}")) + [staging / "downloads" / str(year)]:
         shutil.rmtree(folder, ignore_errors=True)
+    for index in staging.glob(f"_bps/search/{year}-*.js"):
+        index.unlink()
 
 
 def render_edition(paths: ProjectPaths, unit_id: str, year: int, renderer: str = "auto", *,
-                   progress: Progress | None = None):
+                   progress: Progress | None = None, draft: bool = False):
     """Render the site and the PDFs; on any failure the previous output stays as it was.
 
     Returns ``(RenderResult, ran)``; ``ran`` is False when nothing the render reads
@@ -322,6 +327,7 @@ def render_edition(paths: ProjectPaths, unit_id: str, year: int, renderer: str =
     site, pdf_dir = paths.root / "_site", paths.edition_build(unit_id, year) / "pdf"
     state_file = paths.edition_build(unit_id, year) / RENDER_STATE
     inputs = _render_inputs(paths, unit_id, year, version)
+    inputs["draft"] = bool(draft)
     try:
         saved = json.loads(state_file.read_text(encoding="utf-8"))
     except (FileNotFoundError, json.JSONDecodeError):
@@ -333,7 +339,9 @@ def render_edition(paths: ProjectPaths, unit_id: str, year: int, renderer: str =
     staging_root = Path(tempfile.mkdtemp(prefix=".render-", dir=paths.root))
     try:
         request = RenderRequest(root=paths.root, unit_id=unit_id, year=year,
-                                site_dir=staging_root / "site", pdf_dir=staging_root / "pdf")
+                                site_dir=staging_root / "site", pdf_dir=staging_root / "pdf",
+                                work_dir=paths.edition_build(unit_id, year) / "typst",
+                                draft=draft)
         _carry_other_editions(site, request.site_dir, year)
         if progress is not None and _reports_progress(backend):
             result = backend.render(request, progress=lambda stage, done, total, item="":

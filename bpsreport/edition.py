@@ -325,7 +325,11 @@ def _language_globals(lang: str, year: int, unit_id: str, text: dict) -> dict:
         return _shortcode_var(key, lang)
 
     def include(path: str) -> str:
-        return "{{< include " + path + " >}}"
+        # ``path`` is relative to reports/<year>/<lang>/. Written from the project root,
+        # because Quarto resolves an include against the page being rendered, not
+        # against the part that holds it (../shared/QUARTO.md item 2): a part included
+        # by pages at different depths must not use a relative path.
+        return "{{< include /reports/" + f"{year}/{lang}/{path}" + " >}}"
 
     def embed(notebook: str, label: str) -> str:
         return ("{{< embed " + f"/build/{unit_id}/{year}/notebooks/{notebook}.ipynb#{label}-{lang}"
