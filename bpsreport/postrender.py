@@ -53,7 +53,7 @@ import yaml
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 ASSET_DIR = PACKAGE_ROOT / "templates" / "site"
-ASSETS = ("bar.css", "bar.js", "search.js")
+ASSETS = ("bar.css", "bar.js", "search.js", "favicon.svg")
 LIBS = "_bps"
 DOWNLOADS = "downloads"
 LANGS = ("zh", "en")
@@ -63,7 +63,7 @@ BAR_START = "<!-- bps-edition-bar -->"
 BAR_END = "<!-- /bps-edition-bar -->"
 HEAD_MARK = "<!-- bps-head -->"
 HEAD_END = "<!-- /bps-head -->"
-_BAR_BLOCK = re.compile(re.escape(BAR_START) + r".*?" + re.escape(BAR_END) + r"\n?", re.DOTALL)
+_BAR_BLOCK = re.compile(r"\n?" + re.escape(BAR_START) + r".*?" + re.escape(BAR_END) + r"\n?", re.DOTALL)
 _HEAD_BLOCK = re.compile(re.escape(HEAD_MARK) + r".*?" + re.escape(HEAD_END) + r"\n?",
                          re.DOTALL)
 _MAIN_OPEN = re.compile(r"<main\b[^>]*>", re.IGNORECASE)
@@ -527,6 +527,7 @@ def _root_page(editions: list[dict], labels: dict, site: Path) -> str:
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{_esc(zh["site-title"])} · {_esc(en["site-title"])}</title>
+<link rel="icon" type="image/svg+xml" href="{LIBS}/favicon.svg">
 <link rel="stylesheet" href="{LIBS}/bar.css">
 </head>
 <body class="bps-index">
@@ -557,6 +558,7 @@ def _lang_page(editions: list[dict], labels: dict, lang: str) -> str:
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{_esc(words["site-title"])}</title>
+<link rel="icon" type="image/svg+xml" href="../{LIBS}/favicon.svg">
 <link rel="stylesheet" href="../{LIBS}/bar.css">
 </head>
 <body class="bps-index">
@@ -600,16 +602,23 @@ def post_render(out: RenderedOutput) -> list[int]:
             downloads[lang] = download_items(site, year, lang, labels)
         index_entries = []
         for rel in pages:
-            page = f"{out.lang}/{rel}"
-            path = out.output_dir / rel
-            text = path.read_text(encoding="utf-8")
-            index_entries.extend(search_entries(text, page, year))
-            new = inject_bar(text, bar_html(page=page, lang=out.lang, year=year, facts=facts,
-                                            labels=labels, root=out.root,
-                                            downloads=download_items(site, year, out.lang, labels)),
-                             head_html(page))
-            if new != text:
-                path.write_text(new, encoding="utf-8")
+            text = (out.output_dir / rel).read_text(encoding="utf-8")
+            index_entries.extend(search_entries(text, f"{out.lang}/{rel}", year))
+        # The bar of every page of this edition, in every language already rendered: the
+        # downloads it lists may just have grown (the English PDF completes the pair).
+        for lang in LANGS:
+            lang_dir = site / lang
+            if lang != out.lang and not (lang_dir / "reports" / str(year) / lang).is_dir():
+                continue
+            for rel in (pages if lang == out.lang else edition_pages(lang_dir, year, lang)):
+                page = f"{lang}/{rel}"
+                path = lang_dir / rel
+                text = path.read_text(encoding="utf-8")
+                bar = bar_html(page=page, lang=lang, year=year, facts=facts, labels=labels,
+                               root=out.root, downloads=download_items(site, year, lang, labels))
+                new = inject_bar(text, bar, head_html(page))
+                if new != text:
+                    path.write_text(new, encoding="utf-8")
         data = json.dumps(index_entries, ensure_ascii=False, separators=(",", ":"))
         _write_if_changed(site / LIBS / "search" / f"{year}-{out.lang}.js",
                           f"(window.BPS_SEARCH = window.BPS_SEARCH || {{}})[\"{year}-{out.lang}\"] = "

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import shutil
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pandas as pd
 import pytest
@@ -32,7 +32,7 @@ ALLOWED = (f"reports/{YEAR}/", "config/edition.yml", f"submissions/{YEAR}/")
 def copy_project(dest: Path, *, with_2017_outputs: bool = False) -> Path:
     """The inputs of a build (raw data, config, notebooks, report sources, Quarto files)."""
     shutil.copytree(ROOT / "data" / "raw", dest / "data" / "raw")
-    for name in ("config", "notebooks"):
+    for name in ("config", "notebooks", "scripts"):
         shutil.copytree(ROOT / name, dest / name)
     ignore = None if with_2017_outputs else shutil.ignore_patterns("_generated")
     shutil.copytree(ROOT / "reports" / "2017", dest / "reports" / "2017", ignore=ignore)
@@ -94,7 +94,7 @@ def test_includes_and_embeds_are_those_of_2017_with_the_year_moved_on(started, l
     for rel in qmd_files(ROOT, 2017, lang):
         old = (ROOT / "reports" / "2017" / lang / rel).read_text(encoding="utf-8")
         new = (root / "reports" / str(YEAR) / lang / rel).read_text(encoding="utf-8")
-        assert INCLUDE.findall(new) == INCLUDE.findall(old), rel
+        assert INCLUDE.findall(new) == [i.replace("/2017/", f"/{YEAR}/") for i in INCLUDE.findall(old)], rel
         assert EMBED.findall(new) == [e.replace("/2017/", f"/{YEAR}/") for e in EMBED.findall(old)], rel
 
 
@@ -191,6 +191,29 @@ def test_the_report_tells_a_clerk_what_was_done_and_what_comes_next(started):
 
 
 # --- never overwrite -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_each_profile_gains_the_editions_sidebar_and_keeps_the_others(started, lang):
+    import yaml
+
+    from bpsreport.render.html import sidebar_for
+    from bpsreport.render.project import load_project
+
+    root, before, _ = started
+    text = (root / f"_quarto-{lang}.yml").read_text(encoding="utf-8")
+    old = (ROOT / f"_quarto-{lang}.yml").read_text(encoding="utf-8")
+    assert text.startswith(old)  # only appended: comments and the 2017 sidebar stay
+    bars = yaml.safe_load(text)["website"]["sidebar"]
+    assert [b["id"] for b in bars] == [f"{lang}-2017", f"{lang}-{YEAR}"]
+    website = load_project(root, lang).website
+    for rel in qmd_files(root, YEAR, lang):
+        if rel.startswith("_") or rel == "report.qmd":
+            continue
+        page = Path("reports") / str(YEAR) / lang / rel
+        bar = sidebar_for(website, PurePosixPath(page.as_posix()))
+        assert bar is not None and bar["id"] == f"{lang}-{YEAR}", rel
+        assert (root / page).is_file()
+
 
 def test_running_again_changes_nothing_and_lists_what_exists(started, tmp_path):
     root = tmp_path / "project"

@@ -464,10 +464,6 @@ def render_page(plan: SitePlan, page: Page, *, cache_dir: Path | None = None) ->
     labels = labels_for(lang, meta)
     links = _Links(plan, page)
     website = project.website
-    if website.get("search", True) is not False:
-        raise RenderError(f"_quarto.yml / _quarto-{page.lang}.yml: website: search is on, but "
-                          "the built-in renderer has no Quarto search; the project's search "
-                          "comes from its post-render script (set website: search: false)")
     navbar = website.get("navbar") or {}
     site_title = str(website.get("title") or "")
     libs = relative_href(page.out_rel, plan.lang_root(page.lang) / LIBS_DIR)
@@ -608,4 +604,36 @@ def render_site(root: Path, site_dir: Path, *, langs: tuple[str, ...] = ("zh", "
     rendered = [o for o in outcomes if isinstance(o, RenderedPage)]
     for lang in langs:
         write_assets(site_dir, plan.lang_root(lang))
+        if plan.projects[lang].website.get("search", True) is not False:
+            write_quarto_search(site_dir, plan.lang_root(lang),
+                                [r for r in rendered if r.page.lang == lang])
     return SiteResult(site_dir=site_dir, pages=rendered)
+
+
+def write_quarto_search(site_dir: Path, lang_root: PurePosixPath,
+                        pages: list[RenderedPage]) -> Path:
+    """``<output-dir>/search.json`` in Quarto's record format (``objectID``, ``href``,
+    ``title``, ``section``, ``text``; ``website-search.ts``), updated as Quarto updates it
+    on a partial render: the rendered pages' records replace theirs, the others stay. The
+    built-in theme has no search box of its own (the project's search is its post-render
+    step's); the file is the same data Quarto's search reads."""
+    from bpsreport.postrender import search_entries
+
+    path = Path(site_dir) / lang_root / "search.json"
+    try:
+        records = json.loads(path.read_text(encoding="utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError):
+        records = []
+    fresh = []
+    rendered = set()
+    for page in pages:
+        href = posixpath.relpath(str(page.page.out_rel), str(lang_root))
+        rendered.add(href)
+        for entry in search_entries(page.html_path.read_text(encoding="utf-8"), href, 0):
+            fresh.append({"objectID": entry["href"], "href": entry["href"],
+                          "title": entry["title"], "section": entry["section"],
+                          "text": entry["text"]})
+    kept = [r for r in records if str(r.get("href", "")).split("#", 1)[0] not in rendered]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(kept + fresh, ensure_ascii=False, indent=2), encoding="utf-8")
+    return path

@@ -1,51 +1,51 @@
-"""The PDF editions: pandoc's Typst writer, the official-document template, the typst wheel.
+"""The PDF editions of the built-in renderer: pandoc's Typst writer, the official template,
+the typst wheel.
 
-One PDF per language and one bilingual PDF holding both editions, in the style of the
-printed documents (GB/T 9704-2012: red issuing-agency mark, document number, red rule,
-numbered headings 一、 （一） 1. （1）, 28 characters by 22 lines of 三号 仿宋):
+One PDF per language, in the style of the printed documents (GB/T 9704-2012: red
+issuing-agency mark, document number, red rule, numbered headings 一、 （一） 1. （1）,
+28 characters by 22 lines of 三号 仿宋)::
 
     reports/<year>/<lang>/report.qmd
       --resolve (qmd.py: includes, variables, embedded notebook outputs)--> pandoc markdown
       --pandoc (JSON AST, adjusted here)--> Typst, through templates/typst/report.typst
-      --typst wheel--> build/<unit>/<year>/pdf/report-<lang>.pdf, report-bilingual.pdf
+      --typst wheel--> <site>/<lang>/reports/<year>/<lang>/report.pdf  (where Quarto writes it)
 
-What this module adds between pandoc and Typst, in :func:`adjust_ast`:
+The project's post-render step then publishes it in the downloads and puts both languages
+in one file (:mod:`bpsreport.postrender`), for Quarto's output and this one alike.
 
-- an embedded Great Tables table becomes an ``official-data-table`` call built from its
-  HTML, so status cells keep the palette of ``config/status.yml`` (pandoc's own reading
-  of the HTML would drop every colour); its title becomes the numbered caption, and a
-  table without rows prints only its message;
-- embedded tables and charts are matched to their places in document order, because
-  every domain notebook uses the same cell labels (``tbl-targets-zh``);
-- a chart cell that printed a message instead of a chart keeps the message only;
+What this module adds between pandoc and Typst, in :func:`adjust_ast`, makes the Typst
+what Quarto writes for the same sources:
+
+- a float (an embedded cell's ``::: {#tbl-…}`` / ``{#fig-…}`` div, a ``![…](…){#fig-…}``
+  figure, a captioned table) becomes Quarto's ``#figure([…], caption:
+  figure.caption(position: …), kind: "quarto-float-tbl", supplement: "表")`` with its label;
+  an embedded table's body is the raw Typst block its notebook cell offers
+  (:mod:`bpsreport.table_typst`), passed through unchanged;
 - a callout div becomes an ``official-callout`` box (its ``## Title`` is the box title,
-  not a numbered heading);
+  not a numbered heading); the official PDF's own sources use none;
 - ``@fig-``/``@tbl-``/``@sec-`` references become Typst references, without the space
   that separates them from Chinese text in the source (见图1);
 - the addressee line of the cover notice (its first paragraph, ending with a colon)
   starts at the margin;
-- images get the text width unless they set one, and every image file is copied next
-  to the Typst source, which is compiled with that folder as its root;
-- for the bilingual PDF, every identifier gets a language prefix, so the two editions'
-  labels cannot collide.
+- every image file is copied next to the Typst source (``build/<unit>/<year>/typst/<lang>/``,
+  kept for inspection), which is compiled with that folder as its root.
 
 The template (``templates/typst/typst-template.typ``) sets the rest: the 版头 from
 ``edition.issuer_mark`` and ``edition.doc_number``; the title; GB/T 9704 numbering; an
 unnumbered top-level heading opens a part on a new page, and the cover notice before the
 first one is signed with ``edition.issuer`` and ``edition.issued``; the 版记 (disclosure,
-copies, printing office and date) closes the last page.
+copies, printing office and date) closes the last page; a draft edition carries its mark
+(征求意见稿 / DRAFT) on every page.
 
 Geometry, sizes and fonts are data (``config/pdf.yml``); the issuing details come from
 ``config/edition.yml``. Both reach the template as document metadata (:func:`pdf_metadata`),
-which the Quarto backend passes to real Quarto as well. The PDFs carry the edition's issue
-date as their creation date, so an unchanged edition rebuilds byte for byte.
+which the Quarto backend passes to real Quarto as ``--metadata-file``. The PDFs carry the
+edition's issue date as their creation date, so an unchanged edition rebuilds byte for byte.
 
 Examples
 --------
->>> pdfs = render_pdfs(request, {"zh": load_project(root, "zh"),
-...                              "en": load_project(root, "en")})          # doctest: +SKIP
->>> pdfs["bilingual"].name                                               # doctest: +SKIP
-'report-bilingual.pdf'
+>>> render_typst_document(root / "reports/2017/zh/report.qmd", out_pdf, project=project,
+...                       lang="zh", year=2017, root=root, work_dir=work)   # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -270,7 +270,9 @@ def pdf_metadata(year: int, lang: str, *, root: Path = PROJECT_ROOT,
     """Document metadata for the Typst template: ``edition`` (issuing details in ``lang``)
     and ``pdf`` (settings, the composed 版记 lines, and for a draft edition the mark
     printed across every page, 征求意见稿 / DRAFT)."""
-    config = load_pdf_config(Path(root) / "config" / "pdf.yml") if config is None else config
+    if config is None:
+        own = Path(root) / "config" / "pdf.yml"
+        config = load_pdf_config(own if own.is_file() else PDF_CONFIG)
     edition_file = Path(root) / "config" / "edition.yml"
     edition = edition_fields(year, lang, edition_file if edition_file.is_file() else EDITION_CONFIG)
     fonts = resolve_fonts(config, lang, font_dirs(config, root))
@@ -568,6 +570,14 @@ def _callout(kind: str, blocks: list) -> _Splice:
     return out
 
 
+def _is_within(path: Path, base: Path) -> bool:
+    try:
+        Path(path).resolve().relative_to(Path(base).resolve())
+        return True
+    except ValueError:
+        return False
+
+
 def _asset(target: str, ctx: AstContext) -> str:
     """Copy an image next to the Typst source; return its path there."""
     assets = ctx.work_dir / "assets"
@@ -602,6 +612,10 @@ def _asset(target: str, ctx: AstContext) -> str:
     for path in candidates:
         if path.is_file():
             path = path.resolve()
+            inside = [base for base in (ctx.root, ctx.work_dir) if _is_within(path, base)]
+            if not inside:
+                raise PdfBuildError(f"image {target} is outside the project folder ({path}); "
+                                    "only files inside the project may be printed")
             try:
                 rel = path.relative_to(ctx.work_dir.resolve())
                 ctx.assets[target] = rel.as_posix()
@@ -633,10 +647,11 @@ def compile_typst(source: Path, output: Path, *, font_paths: Iterable[Path],
     except typst.TypstError as exc:
         detail = getattr(exc, "diagnostic", "") or str(exc)
         raise PdfBuildError(f"Typst could not typeset {source}: {getattr(exc, 'message', exc)}"
-                            f"\n{detail}\n(the Typst source is kept there for inspection)") from exc
+                            f"\n{detail}\n(the generated Typst source stays at {source} for "
+                            "inspection)") from exc
     except RuntimeError as exc:
-        raise PdfBuildError(f"Typst could not typeset {source}: {exc}\n(the Typst source is "
-                            "kept there for inspection)") from exc
+        raise PdfBuildError(f"Typst could not typeset {source}: {exc}\n(the generated Typst "
+                            f"source stays at {source} for inspection)") from exc
     return [getattr(w, "message", str(w)) for w in warnings]
 
 
@@ -746,9 +761,26 @@ def render_typst_document(source: Path, output: Path, *, project: "ProjectConfig
     doc = resolve_document(source, project=project, lang=lang, target="typst")
     meta = document_metadata_for_pdf(doc.metadata, year, lang, root=root,
                                      variables=project.variables, draft=draft)
-    typ = write_edition_typst(doc.markdown, meta, lang=lang, work_dir=Path(work_dir),
-                              name=Path(source).stem, source_dir=Path(source).parent, root=root,
-                              figures=doc.figures)
-    compile_typst(typ, Path(output), font_paths=font_dirs(config, root),
-                  timestamp=_issued(year, root))
+    typ = write_edition_typst(doc.markdown_with_source_marks(root), meta, lang=lang,
+                              work_dir=Path(work_dir), name=Path(source).stem,
+                              source_dir=Path(source).parent, root=root, figures=doc.figures)
+    try:
+        compile_typst(typ, Path(output), font_paths=font_dirs(config, root),
+                      timestamp=_issued(year, root))
+    except PdfBuildError as exc:
+        raise PdfBuildError(located_typst_error(str(exc), typ, root)) from exc
     return Path(output)
+
+
+def located_typst_error(message: str, typ: Path, root: Path) -> str:
+    """A Typst error message led by the ``.qmd`` file and line the failing Typst came from
+    (the source marks of :meth:`ResolvedDocument.markdown_with_source_marks`)."""
+    from bpsreport.render.qmd import source_of_typst_line
+
+    m = re.search(r"([^\s:]*\.typ):(\d+):(\d+)", message)
+    if not m:
+        return message
+    where = source_of_typst_line(typ.read_text(encoding="utf-8"), int(m.group(2)))
+    if where is None:
+        return message
+    return f"{where}: the PDF could not be typeset here (Typst: {message.splitlines()[0]})\n{message}"

@@ -60,9 +60,13 @@ _SHORTCODE = re.compile(r"\{\{([<%])\s*(.*?)\s*([>%])\}\}")
 _SHORTCODE_START = re.compile(r"\{\{[<%]")
 # Quarto's include directive: a line holding only the shortcode, with exactly one space
 # inside the braces (src/core/lib/parse-shortcode.ts).
+_LIST_OR_TABLE = re.compile(r"^(\d+[.)]|[-*+])\s|^\||^:\s|^\{\{< embed ")
+_SOURCE_MARK = re.compile(r"//\s*bps-src:\s*(\S+:\d+)")
+_MD_IMAGE = re.compile(r"!\[[^\]]*\]\(\s*<?([^)\s>]+)")
 _INCLUDE_LINE = re.compile(r"^\s*\{\{< (?!/\*)(.+?)(?<!\*/) >\}\}\s*$")
 _FENCE = re.compile(r"^(\s{0,3})(`{3,}|~{3,})\s*(.*)$")
 _DIV_OPEN = re.compile(r"^\s{0,3}(:{3,})\s*(\{.*\}|[\w-]+)\s*(:*)\s*$")
+_DIV_CLOSE = re.compile(r"^\s{0,3}:{3,}\s*$")
 _REF = re.compile(r"@(?P<id>(?:fig|tbl|sec)-[\w.:-]*\w)")
 _ID_ATTR = re.compile(r"\{[^{}]*#((?:fig|tbl|sec)-[\w-]*\w)[^{}]*\}")
 
@@ -139,6 +143,49 @@ class ResolvedDocument:
     def ids(self) -> set[str]:
         """Cross-reference targets defined in the document."""
         return {m.group(1) for m in _ID_ATTR.finditer(self.markdown)}
+
+    def markdown_with_source_marks(self, root: Path) -> str:
+        """The markdown with a Typst comment (``// bps-src: <file>:<line>``) before each
+        top-level block, so that a Typst error in the generated source can be traced back
+        to the ``.qmd`` line that made it (:func:`source_of_typst_line`). Comments print
+        nothing; list items, table rows and indented lines get no mark, so the blocks are
+        the same as without marks."""
+        out: list[str] = []
+        fence: str | None = None
+        previous_blank = True
+        for src in self.lines:
+            text = src.text
+            m = _FENCE.match(text)
+            if fence is not None:
+                if m and m.group(2)[0] == fence[0] and len(m.group(2)) >= len(fence) and not m.group(3).strip():
+                    fence = None
+                out.append(text)
+                previous_blank = False
+                continue
+            starts_block = (previous_blank and text.strip() and not text[0].isspace()
+                            and not _LIST_OR_TABLE.match(text))
+            if starts_block:
+                try:
+                    shown = Path(src.file).resolve().relative_to(Path(root).resolve())
+                except ValueError:
+                    shown = Path(src.file)
+                out.extend(["```{=typst}", f"// bps-src: {shown.as_posix()}:{src.line}", "```", ""])
+            if m:
+                fence = m.group(2)
+            out.append(text)
+            previous_blank = not text.strip()
+        return "\n".join(out) + "\n"
+
+
+def source_of_typst_line(typst_text: str, line: int) -> str | None:
+    """The ``file:line`` of the ``.qmd`` block a line of generated Typst came from (the
+    last source mark at or before it), or ``None``."""
+    lines = typst_text.splitlines()
+    for text in reversed(lines[: max(0, min(line, len(lines)))]):
+        m = _SOURCE_MARK.search(text)
+        if m:
+            return m.group(1)
+    return None
 
 
 # --- front matter and metadata ------------------------------------------------------------
@@ -299,8 +346,17 @@ class _Resolver:
         _, body, first = split_front_matter(text, path)
         out: list[SourceLine] = []
         fence: str | None = None
+        divs: list[SourceLine] = []  # the ::: openers of this file not yet closed
         for offset, raw in enumerate(body):
             src = SourceLine(raw, path, first + offset)
+            if fence is None and not _FENCE.match(raw):
+                if _DIV_OPEN.match(raw):
+                    divs.append(src)
+                elif _DIV_CLOSE.match(raw):
+                    if not divs:
+                        raise self.error(src, "this ::: closes no div opened in this file (a "
+                                              "div opens with a line like ::: {.callout-note})")
+                    divs.pop()
             directive = _INCLUDE_LINE.match(raw)
             if directive:
                 words = _shortcode_words(directive.group(1))
@@ -319,6 +375,10 @@ class _Resolver:
                 continue
             self.refuse_inline_include(src)
             out.append(src)
+        if divs:
+            raise self.error(divs[-1], f"the div {divs[-1].text.strip()} is never closed in this "
+                                       "file: add a line ::: where it ends (pandoc would "
+                                       "otherwise run it to the end of the document)")
         return out
 
     def include(self, args: list[str], src: SourceLine, *, stack: tuple[Path, ...]) -> list[SourceLine]:
@@ -373,8 +433,23 @@ class _Resolver:
                 out.append(src)
                 continue
             self.check_div(src)
+            self.check_images(src)
             out.extend(self.resolve_line(src))
         return out
+
+    def check_images(self, src: SourceLine) -> None:
+        """A markdown image must be a file inside the project: an image path, like an
+        include, is relative to the page being rendered (or to the project root with a
+        leading ``/``), and one that leaves the project is refused, so no file from outside
+        can reach the site or the PDF. Web addresses and data URIs are left alone."""
+        if "![" not in src.text:
+            return
+        for start, end in _outside_code_spans(src.text):
+            for m in _MD_IMAGE.finditer(src.text, start, end):
+                ref = m.group(1)
+                if re.match(r"^[a-z][a-z0-9+.-]*:", ref, re.IGNORECASE) or ref.startswith("#"):
+                    continue
+                self.resolve_path(ref.split("#", 1)[0].split("?", 1)[0], src, "image")
 
     def resolve_code(self, text: str, src: SourceLine) -> str:
         """Shortcodes in code (a code span, a code or raw block): Quarto resolves ``var``

@@ -37,6 +37,11 @@ _TAIL_LINES = 40
 #: cannot compile the official template (templates/typst/, ../shared/QUARTO.md item 6);
 #: 1.9 bundles Typst 0.14.2 and 1.10 Typst 0.15.1, which do (tests/test_typst_versions.py).
 MIN_QUARTO = (1, 9)
+#: The Typst each supported Quarto release bundles (its changelog), and the ``typst`` wheel
+#: of PyPI that embeds that Typst (the built-in renderer's pin, requirements.lock, is the
+#: one of the current release). tests/test_typst_versions.py compiles the template with each.
+QUARTO_TYPST = {(1, 9): "0.14.2", (1, 10): "0.15.1"}
+TYPST_WHEELS = {"0.14.2": "0.14.5", "0.15.1": "0.15.2"}
 
 
 class QuartoTooOld(RenderError):

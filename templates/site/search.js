@@ -47,15 +47,24 @@
     }
     return out.sort(function (a, b) { return b - a; });
   }
+  // One loader per index file: callbacks wait until every index of the language is in.
   function load(prefix, lang, done) {
-    var want = years(lang).filter(function (y) { return !loaded[y + "-" + lang]; });
-    if (!want.length) { done(); return; }
-    var pending = want.length;
-    want.forEach(function (y) {
-      loaded[y + "-" + lang] = true;
+    var want = years(lang).map(function (y) { return y + "-" + lang; });
+    var pending = want.filter(function (k) { return loaded[k] !== "done"; });
+    if (!pending.length) { done(); return; }
+    var left = pending.length;
+    function one() { left -= 1; if (!left) { done(); } }
+    pending.forEach(function (key) {
+      var state = loaded[key];
+      if (state && state.waiting) { state.waiting.push(one); return; }
+      loaded[key] = { waiting: [one] };
       var s = document.createElement("script");
-      s.src = prefix + "_bps/search/" + y + "-" + lang + ".js";
-      s.onload = s.onerror = function () { pending -= 1; if (!pending) { done(); } };
+      s.src = prefix + "_bps/search/" + key + ".js";
+      s.onload = s.onerror = function () {
+        var waiting = loaded[key].waiting;
+        loaded[key] = "done";
+        waiting.forEach(function (f) { f(); });
+      };
       document.head.appendChild(s);
     });
   }
