@@ -26,7 +26,9 @@ VAR = re.compile(r"\{\{<\s*var\s+(\S+)\s*>\}\}")
 INCLUDE = re.compile(r"\{\{<\s*include\s+(\S+)\s*>\}\}")
 EMBED = re.compile(r"\{\{<\s*embed\s+(\S+)\s*>\}\}")
 # What new-year may write, relative to the project root.
-ALLOWED = (f"reports/{YEAR}/", "config/edition.yml", f"submissions/{YEAR}/")
+# The new edition, its config entry and its sidebar in each profile, the hand-out folder.
+ALLOWED = (f"reports/{YEAR}/", "config/edition.yml", "_quarto-zh.yml", "_quarto-en.yml",
+           f"submissions/{YEAR}/")
 
 
 def copy_project(dest: Path, *, with_2017_outputs: bool = False) -> Path:

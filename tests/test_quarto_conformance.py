@@ -32,12 +32,19 @@ def typst_source(lang: str) -> str:
 
 
 def floats(typst: str, kind: str) -> list[tuple[str, str]]:
-    """``(label, body)`` of every ``#figure`` of the kind, as Quarto writes them."""
+    """``(label, body)`` of every ``#figure`` of the kind, as Quarto writes them:
+    ``#figure([body], caption: figure.caption(…), kind: "quarto-float-<kind>", …)\n<label>``."""
     out = []
-    for m in re.finditer(r"#figure\(\[(.*?)\], (?:caption: figure\.caption\(.*?\]\), )?"
-                         rf'kind: "quarto-float-{kind}", supplement: "[^"]*", \)\n<([^>]+)>',
-                         typst, re.DOTALL):
-        out.append((m.group(2), m.group(1)))
+    starts = [m.start() for m in re.finditer(r"#figure\(\[", typst)] + [len(typst)]
+    for start, end in zip(starts, starts[1:]):
+        chunk = typst[start:end]
+        m = re.search(r'kind: "quarto-float-(\w+)", supplement: "[^"]*", \)\n<([^>]+)>', chunk)
+        if not m or m.group(1) != kind:
+            continue
+        head = chunk[: m.start()]
+        cut = head.rfind("], caption: figure.caption(")
+        body = head[len("#figure(["): cut if cut != -1 else head.rfind("], ")]
+        out.append((m.group(2), body))
     return out
 
 
@@ -117,3 +124,19 @@ def test_the_target_page_shows_its_title_once(edition_2017, lang):
     parser.feed(page.read_text(encoding="utf-8"))
     title = parser.texts[0]
     assert [t for t in parser.texts if t == title] == [title], parser.texts
+
+
+def test_both_renderers_read_markdown_with_east_asian_line_breaks():
+    """A line break between two Chinese characters prints no space (pandoc's
+    east_asian_line_breaks), in Quarto through `format: from:` and in the built-in
+    renderer's pandoc runs alike."""
+    import yaml
+
+    from bpsreport.render.pdf import MARKDOWN_READER, markdown_to_ast
+
+    config = yaml.safe_load((ROOT / "_quarto.yml").read_text(encoding="utf-8"))
+    assert config["format"]["html"]["from"] == MARKDOWN_READER
+    assert config["format"]["typst"]["from"] == MARKDOWN_READER
+    ast = markdown_to_ast("第一行结尾。\n第二行开头。\n", {}, "test")
+    kinds = [node["t"] for node in ast["blocks"][0]["c"]]
+    assert "Space" not in kinds and "SoftBreak" not in kinds

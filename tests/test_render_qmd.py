@@ -261,7 +261,8 @@ def test_include_must_stand_on_its_own_line(tmp_path):
     ("::: {.panel-tabset}", "the div class .panel-tabset"),
 ])
 def test_unsupported_syntax_is_an_error_with_file_and_line(tmp_path, line, what):
-    root = make_project(tmp_path, {"reports/2017/zh/a.qmd": f"---\ntitle: T\n---\n\n{line}\n\n:::\n"})
+    closing = "\n\n:::\n" if line.startswith(":::") else "\n"
+    root = make_project(tmp_path, {"reports/2017/zh/a.qmd": f"---\ntitle: T\n---\n\n{line}{closing}"})
     with pytest.raises(UnsupportedSyntax) as err:
         resolve(root, "reports/2017/zh/a.qmd")
     assert err.value.line == 5

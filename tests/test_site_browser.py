@@ -408,7 +408,7 @@ def test_real_site_loads_offline_with_table_and_charts(real_site, tmp_path_facto
         for lang in ("zh", "en"):
             tab.navigate(f"{server.base}{lang}/reports/2017/{lang}/targets.html")
             assert tab.evaluate("document.querySelectorAll('.float-table table tbody tr').length") > 10
-            assert tab.evaluate("Array.from(document.querySelectorAll('figure img'))"
+            assert tab.evaluate("Array.from(document.querySelectorAll('[id^=\"fig-\"] img, figure img'))"
                                 ".filter(i => i.naturalWidth > 0).length") >= 1
             tab.click_and_wait("a.bps-lang")
             assert tab.evaluate("location.pathname").endswith(

@@ -391,7 +391,9 @@ def run_pandoc(markdown: str, *, metadata: dict, variables: dict[str, str], toc:
         vars_file = tmp_path / "defaults.yaml"
         vars_file.write_text(yaml.safe_dump({"variables": variables}, allow_unicode=True),
                              encoding="utf-8")
-        args = [pandoc_path(), "--from", "markdown", "--to", "html5", "--standalone",
+        from bpsreport.render.pdf import MARKDOWN_READER
+
+        args = [pandoc_path(), "--from", MARKDOWN_READER, "--to", "html5", "--standalone",
                 "--template", str(TEMPLATE_DIR / "page.html"),
                 "--metadata-file", str(meta_file), "--defaults", str(vars_file),
                 "--section-divs", "--wrap=none", "--quiet"]

@@ -76,6 +76,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from bpsreport.render.qmd import EmbeddedFigure, EmbeddedTable
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+#: pandoc's reader, as ``format: from:`` in _quarto.yml gives it to Quarto: a line break
+#: between two Chinese characters is no space (pandoc's east_asian_line_breaks).
+MARKDOWN_READER = "markdown+east_asian_line_breaks"
 PDF_CONFIG = PROJECT_ROOT / "config" / "pdf.yml"
 EDITION_CONFIG = PROJECT_ROOT / "config" / "edition.yml"
 TEMPLATE_DIR = PROJECT_ROOT / "templates" / "typst"
@@ -309,7 +312,7 @@ def markdown_to_ast(markdown: str, metadata: Mapping, what: str) -> dict:
     """Pandoc's JSON AST of ``markdown`` with ``metadata`` as its YAML front matter."""
     front = yaml.safe_dump(_plain(metadata), allow_unicode=True, sort_keys=False)
     text = f"---\n{front}---\n\n{markdown}"
-    return json.loads(_run_pandoc(["-f", "markdown", "-t", "json"], text, what))
+    return json.loads(_run_pandoc(["-f", MARKDOWN_READER, "-t", "json"], text, what))
 
 
 def ast_to_typst(ast: Mapping, what: str, template: Path = PANDOC_TEMPLATE) -> str:
@@ -612,7 +615,8 @@ def _asset(target: str, ctx: AstContext) -> str:
     for path in candidates:
         if path.is_file():
             path = path.resolve()
-            inside = [base for base in (ctx.root, ctx.work_dir) if _is_within(path, base)]
+            inside = [base for base in (ctx.root, ctx.work_dir, ctx.source_dir)
+                      if _is_within(path, base)]
             if not inside:
                 raise PdfBuildError(f"image {target} is outside the project folder ({path}); "
                                     "only files inside the project may be printed")

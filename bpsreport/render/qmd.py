@@ -153,6 +153,7 @@ class ResolvedDocument:
         out: list[str] = []
         fence: str | None = None
         previous_blank = True
+        depth = 0  # inside a div (a float's body and caption stay exactly as written)
         for src in self.lines:
             text = src.text
             m = _FENCE.match(text)
@@ -162,8 +163,12 @@ class ResolvedDocument:
                 out.append(text)
                 previous_blank = False
                 continue
-            starts_block = (previous_blank and text.strip() and not text[0].isspace()
+            starts_block = (depth == 0 and previous_blank and text.strip() and not text[0].isspace()
                             and not _LIST_OR_TABLE.match(text))
+            if _DIV_OPEN.match(text):
+                depth += 1
+            elif _DIV_CLOSE.match(text):
+                depth = max(0, depth - 1)
             if starts_block:
                 try:
                     shown = Path(src.file).resolve().relative_to(Path(root).resolve())

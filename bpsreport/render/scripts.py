@@ -71,6 +71,11 @@ def run_post_render(root: Path, project_config: dict, *, output_dir: Path,
         env.pop("QUARTO_PROJECT_RENDER_ALL", None)
     env.setdefault("QUARTO_PROJECT_SCRIPT_QUIET", "1")
     for words in script_commands(project_config, "post-render"):
+        script = root / words[0]
+        if Path(words[0]).suffix and not script.is_file():
+            raise RenderError(f"_quarto.yml lists the post-render script {words[0]}, which is not "
+                              f"in the project ({script}); restore it (git checkout -- "
+                              f"{words[0]}) or remove it from project: post-render")
         argv = _argv(words, root)
         try:
             proc = subprocess.run(argv, cwd=str(root), env=env, capture_output=True, text=True,
