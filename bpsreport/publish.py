@@ -72,6 +72,13 @@ class Publication:
     def current_version(self) -> Path | None:
         if self.current.is_symlink() and self.current.resolve().is_dir():
             return self.current.resolve()
+        if self.current.is_dir():
+            # A copy of the project made without keeping links (cp -r, copytree): the
+            # version the link pointed to is now a folder of its own; make it a version.
+            version = self.folder / f"v-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-9"
+            os.rename(self.current, version)
+            _replace_link(self.current, version.name)
+            return version
         return None
 
     # -- a new version -------------------------------------------------------------------------

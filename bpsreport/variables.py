@@ -390,7 +390,7 @@ def build_edition_variables(root: Path, unit_id: str, year: int, *, draft: bool 
 
 
 _ALWAYS_ESCAPE = frozenset("\\`*_[]{}<>$@^~|&\"'#!=")
-_BLOCK_START = re.compile(r"^(?:[-+:]\s|\d+[.)](?:\s|$)|\s{4})")
+_BLOCK_START = re.compile(r"^(?:[-+]\s|:|\d+[.)](?:\s|$)|\s{4})")
 
 
 def markdown_literal(text: str) -> str:

@@ -110,3 +110,17 @@ def test_kill_9_at_any_step_leaves_a_whole_site_and_the_next_build_tidies_up(tmp
     assert not [n for n in names if n.startswith(".new-")], names
     assert "v-20990101-000000-1" not in names  # a version that never became current
     assert (tmp_path / "_site" / "index.html").read_text() == "root next"
+
+
+def test_a_copy_made_without_keeping_links_still_publishes(tmp_path):
+    """cp -r / shutil.copytree turn the links into folders; the next build copes."""
+    import shutil
+
+    publish(tmp_path / "a", YEAR, "one")
+    shutil.copytree(tmp_path / "a", tmp_path / "b")  # follows every link
+    assert not (tmp_path / "b" / "_site").is_symlink()
+    publish(tmp_path / "b", 2018, "two")
+    assert (tmp_path / "b" / "_site").is_symlink()
+    assert (tmp_path / "b/_site/zh/reports/2017/zh/index.html").read_text() == "one"
+    assert (tmp_path / "b/_site/zh/reports/2018/zh/index.html").read_text() == "two"
+    assert (tmp_path / "a" / "_site" / "index.html").read_text() == "root one"  # untouched
