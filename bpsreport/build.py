@@ -239,7 +239,7 @@ def build_notebooks(paths: ProjectPaths, catalog: Catalog, unit_id: str, year: i
 
 # --- report sources and rendering -------------------------------------------------------
 
-def build_sources(paths: ProjectPaths, unit_id: str, year: int) -> list:
+def build_sources(paths: ProjectPaths, unit_id: str, year: int, *, draft: bool = False) -> list:
     """Write ``_variables.yml`` and the generated parts (task lists, sources) of an edition.
 
     Staff-edited files are never touched: generated files live in ``_generated/`` folders
@@ -252,7 +252,7 @@ def build_sources(paths: ProjectPaths, unit_id: str, year: int) -> list:
         raise NoSuchEdition(
             f"There are no report sources for {year}: expected the folder "
             f"{paths.shown(paths.root / 'reports' / str(year))}/ with zh/ and en/ narrative.")
-    write_variables(paths.root, build_edition_variables(paths.root, unit_id, year))
+    write_variables(paths.root, build_edition_variables(paths.root, unit_id, year, draft=draft))
     return generate_edition_parts(paths.root, unit_id, year)
 
 
@@ -270,51 +270,24 @@ def _render_inputs(paths: ProjectPaths, unit_id: str, year: int, backend_version
         (paths.config, "*.yml"),
         (edition / "notebooks", "*.ipynb"),
         (package / "render", "**/*"),
+        (package, "postrender.py"),
+        (package, "table_typst.py"),
+        (paths.root / "scripts", "post-render.py"),
         (paths.clean / unit_id / str(year), "*.csv"),
         (paths.clean / unit_id / str(year + 1), "*.csv"),
     ])
     return {"backend": backend_version, "files": hashes}
 
 
-def _swap_into_place(staging: Path, target: Path) -> None:
-    """Replace ``target`` by ``staging`` so that a reader never sees a half-written folder."""
-    import os
-    import shutil
-
-    target.parent.mkdir(parents=True, exist_ok=True)
-    retired = target.parent / f".{target.name}.old-{os.getpid()}"
-    if target.exists():
-        os.replace(target, retired)
-    os.replace(staging, target)
-    shutil.rmtree(retired, ignore_errors=True)
-
-
-def _carry_other_editions(live: Path, staging: Path, year: int) -> None:
-    """Start the new site from the live one minus this edition's pages and downloads.
-
-    A build renders one edition (its variables are that edition's); the pages of the
-    other editions stay as they were last built, so the site keeps every edition.
-    """
-    import shutil
-
-    if not live.is_dir():
-        return
-    shutil.copytree(live, staging)
-    for folder in list(staging.glob(f"*/reports/{year}")) + [staging / "downloads" / str(year)]:
-        shutil.rmtree(folder, ignore_errors=True)
-
-
 def render_edition(paths: ProjectPaths, unit_id: str, year: int, renderer: str = "auto", *,
-                   progress: Progress | None = None):
+                   progress: Progress | None = None, draft: bool = False):
     """Render the site and the PDFs; on any failure the previous output stays as it was.
 
     Returns ``(RenderResult, ran)``; ``ran`` is False when nothing the render reads
     changed since the last successful render. With a backend that reports progress (the
     built-in one), ``progress`` gets ``pdfs`` and ``pages`` events.
     """
-    import shutil
-    import tempfile
-
+    from .publish import Publication
     from .render import RenderRequest, RenderResult, select_backend
 
     backend = select_backend(renderer)
@@ -322,6 +295,7 @@ def render_edition(paths: ProjectPaths, unit_id: str, year: int, renderer: str =
     site, pdf_dir = paths.root / "_site", paths.edition_build(unit_id, year) / "pdf"
     state_file = paths.edition_build(unit_id, year) / RENDER_STATE
     inputs = _render_inputs(paths, unit_id, year, version)
+    inputs["draft"] = bool(draft)
     try:
         saved = json.loads(state_file.read_text(encoding="utf-8"))
     except (FileNotFoundError, json.JSONDecodeError):
@@ -330,21 +304,26 @@ def render_edition(paths: ProjectPaths, unit_id: str, year: int, renderer: str =
     if saved == inputs and site.is_dir() and all(p.is_file() for p in pdfs.values()):
         return RenderResult(backend.name, version, site, pdfs), False
 
-    staging_root = Path(tempfile.mkdtemp(prefix=".render-", dir=paths.root))
+    # Published all or nothing: into a new version folder, made current in one rename
+    # (bpsreport.publish); a failed or killed render leaves the current version as it was.
+    publication = Publication(paths.root)
+    staging = publication.start(unit_id=unit_id, year=year)
     try:
         request = RenderRequest(root=paths.root, unit_id=unit_id, year=year,
-                                site_dir=staging_root / "site", pdf_dir=staging_root / "pdf")
-        _carry_other_editions(site, request.site_dir, year)
+                                site_dir=staging / "site",
+                                pdf_dir=staging / "pdf" / unit_id / str(year),
+                                work_dir=paths.edition_build(unit_id, year) / "typst",
+                                draft=draft)
         if progress is not None and _reports_progress(backend):
             result = backend.render(request, progress=lambda stage, done, total, item="":
                                     progress(StepEvent(stage, done, total, item)))
         else:
             result = backend.render(request)
         state_file.unlink(missing_ok=True)
-        _swap_into_place(staging_root / "pdf", pdf_dir)
-        _swap_into_place(staging_root / "site", site)
-    finally:
-        shutil.rmtree(staging_root, ignore_errors=True)
+        publication.switch(staging, unit_id=unit_id, year=year)
+    except BaseException:
+        publication.discard(staging)
+        raise
     clean_store.write_json_atomic(state_file, inputs)
     return RenderResult(result.backend, result.version, site,
                         {k: pdf_dir / Path(v).name for k, v in result.pdfs.items()}), True

@@ -88,8 +88,10 @@ _TEXT: dict[str, dict[str, str]] = {
         "list_sep": "；",
         "end": "。",
         "domain_alt": "{domain}{year}年目标完成情况：{items}",
+        "domain_title": "{domain}：{year}年指标目标完成情况",
         "domain_caption": "{domain}：{year}年目标完成情况。阴影为达到目标的区间，深色短竖线标出目标值（计数类指标为完成年度任务的100%）。",
         "overview_alt": "{year}年各领域指标完成情况（按指标个数）：{items}",
+        "overview_title": "{year}年各领域指标完成情况",
         "overview_domain": "{domain}：{parts}",
         "overview_part": "{label}{n}项",
         "overview_part_sep": "、",
@@ -99,9 +101,11 @@ _TEXT: dict[str, dict[str, str]] = {
         "overview_axis": "指标个数",
         "funding_row": "{name}：{value}",
         "funding_alt": "{year}年资金投入：{items}",
+        "funding_title": "{year}年民生投入与转移支付",
         "funding_caption": "{year}年民生投入与对欠发达地区的转移支付",
         "satisfaction_point": "{year}年{value}{derived}",
         "satisfaction_alt": "{name}：{items}",
+        "satisfaction_title": "{name}",
         "satisfaction_caption": "{name}（绩效考评）。空心点为根据文件所述增幅推算的数值。",
         "satisfaction_axis": "{name}（{unit}）",
         "stated": "文件所述",
@@ -116,8 +120,10 @@ _TEXT: dict[str, dict[str, str]] = {
         "list_sep": "; ",
         "end": ".",
         "domain_alt": "{domain}, progress against {year} targets: {items}",
+        "domain_title": "{domain}: progress against {year} targets",
         "domain_caption": "{domain}: progress against {year} targets. Shading marks where a target is met; the dark ticks mark the target (100% of the annual task for count targets).",
         "overview_alt": "Indicators by status in each domain, {year}: {items}",
+        "overview_title": "Indicator status by domain, {year}",
         "overview_domain": "{domain}: {parts}",
         "overview_part": "{n} {label}",
         "overview_part_sep": ", ",
@@ -127,9 +133,11 @@ _TEXT: dict[str, dict[str, str]] = {
         "overview_axis": "Number of indicators",
         "funding_row": "{name}: {value}",
         "funding_alt": "Funding in {year}: {items}",
+        "funding_title": "Public-service spending and transfers, {year}",
         "funding_caption": "Spending on public services and transfers to less-developed areas, {year}",
         "satisfaction_point": "{value} in {year}{derived}",
         "satisfaction_alt": "{name}: {items}",
+        "satisfaction_title": "{name}",
         "satisfaction_caption": "{name} (performance evaluation). Hollow points are derived from changes stated in the source.",
         "satisfaction_axis": "{name} ({unit})",
         "stated": "stated",
@@ -146,7 +154,9 @@ _LABEL_WIDTH = 26
 class Chart:
     """A chart ready to show or save.
 
-    ``plot`` is a plotnine ``ggplot``; ``alt`` and ``caption`` are in the chart's language;
+    ``plot`` is a plotnine ``ggplot``; ``alt``, ``caption`` and ``title`` are in the chart's
+    language; ``title`` is the short line a report prints as the figure's numbered caption
+    (图1　就业保障：2017年指标目标完成情况), ``caption`` says how to read the chart.
     ``name`` is the file stem (it ends with the language, so both editions can share a
     folder). ``width_cm`` / ``height_cm`` are the printed size.
     """
@@ -155,6 +165,7 @@ class Chart:
     alt: str
     caption: str
     name: str
+    title: str = ""
     width_cm: float = CHART_WIDTH_CM
     height_cm: float = 9.0
 
@@ -439,6 +450,7 @@ def domain_chart(assessment: pd.DataFrame, catalog: Catalog, domain_id: str, lan
         plot=plot,
         alt=text["domain_alt"].format(domain=domain, year=year, items=items) + text["end"],
         caption=text["domain_caption"].format(domain=domain, year=year),
+        title=text["domain_title"].format(domain=domain, year=year),
         name=f"{domain_id}-targets-{lang}",
         height_cm=height,
     )
@@ -533,6 +545,7 @@ def overview_status_chart(assessment: pd.DataFrame, catalog: Catalog, lang: str)
         plot=plot,
         alt=text["overview_alt"].format(year=year, items=text["list_sep"].join(parts_by_domain)) + text["end"],
         caption=text["overview_caption"].format(year=year),
+        title=text["overview_title"].format(year=year),
         name=f"overview-status-{lang}",
         height_cm=height,
     )
@@ -607,6 +620,7 @@ def funding_chart(observations: pd.DataFrame, catalog: Catalog, lang: str,
         plot=plot,
         alt=text["funding_alt"].format(year=year, items=text["list_sep"].join(rows["sentence"])) + text["end"],
         caption=text["funding_caption"].format(year=year),
+        title=text["funding_title"].format(year=year),
         name=f"funding-{lang}",
         height_cm=height,
     )
@@ -672,6 +686,7 @@ def satisfaction_chart(observations_all_years: pd.DataFrame, catalog: Catalog, l
         plot=plot,
         alt=text["satisfaction_alt"].format(name=name, items=items) + text["end"],
         caption=text["satisfaction_caption"].format(name=name),
+        title=text["satisfaction_title"].format(name=name),
         name=f"satisfaction-{lang}",
         height_cm=height,
     )

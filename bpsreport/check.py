@@ -312,11 +312,13 @@ def _load_data(root: Path, year: int, unit_id: str | None) -> _Data:
     if (year_dir / TASK_STATUS_FILE).exists():
         data.task_status = pd.read_parquet(year_dir / TASK_STATUS_FILE)
 
+    from .variables import _literal_tree
+
     computed = _compute_variables(data)
     stored = _stored_variables(root, year)
     if computed is not None:
         data.variables = computed
-        if stored is not None and stored != computed:
+        if stored is not None and _comparable(stored) != _comparable(_literal_tree(computed)):
             data.findings.append(Finding(
                 VARIABLES_FILE, None, WARNING, "variables-stale",
                 f"{VARIABLES_FILE} does not match the data in data/clean; run `pipeline.py "
@@ -360,6 +362,15 @@ def _compute_variables(data: _Data) -> dict[str, str] | None:
 def _yaml_line(exc: Exception) -> int | None:
     mark = getattr(exc, "problem_mark", None)
     return mark.line + 1 if mark is not None else None
+
+
+def _comparable(variables: dict) -> dict:
+    """The variables without the draft mark, which the build sets from check itself."""
+    out = dict(variables)
+    edition = dict(out.get("edition") or {})
+    edition.pop("draft", None)
+    out["edition"] = edition
+    return out
 
 
 def _stored_variables(root: Path, year: int) -> dict[str, str] | None:

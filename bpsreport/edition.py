@@ -15,6 +15,9 @@ on the 2018 key task list (published with the 2017 edition) and publishes the 20
 - an ``editions.<year>`` entry appended to ``config/edition.yml`` (as text: comments and
   earlier entries stay byte-identical) when there is none; values a person must confirm
   (document number, date of issue, catalog source id) are ``TODO``;
+- the edition's sidebar (its pages, ``id: <lang>-<year>``) appended to
+  ``_quarto-zh.yml`` and ``_quarto-en.yml`` the same way, so Quarto and the built-in
+  renderer give the new edition's pages their own navigation;
 - ``submissions/<year>/<department_id>.xlsx``: one submission template per department
   (:func:`bpsreport.submissions.write_department_templates`), a hand-out folder outside
   ``data/raw/``.
@@ -325,7 +328,11 @@ def _language_globals(lang: str, year: int, unit_id: str, text: dict) -> dict:
         return _shortcode_var(key, lang)
 
     def include(path: str) -> str:
-        return "{{< include " + path + " >}}"
+        # ``path`` is relative to reports/<year>/<lang>/. Written from the project root,
+        # because Quarto resolves an include against the page being rendered, not
+        # against the part that holds it (../shared/QUARTO.md item 2): a part included
+        # by pages at different depths must not use a relative path.
+        return "{{< include /reports/" + f"{year}/{lang}/{path}" + " >}}"
 
     def embed(notebook: str, label: str) -> str:
         return ("{{< embed " + f"/build/{unit_id}/{year}/notebooks/{notebook}.ipynb#{label}-{lang}"
@@ -472,6 +479,47 @@ def append_edition_entry(config_file: Path, year: int, unit_id: str, report: New
     return True
 
 
+def append_sidebar(root: Path, year: int, lang: str, catalog: Catalog, unit_id: str,
+                   report: NewYearReport, *, template_dir: Path = TEMPLATE_DIR) -> bool:
+    """Append the edition's sidebar to ``_quarto-<lang>.yml`` unless it has one.
+
+    Each edition has its own sidebar (``id: <lang>-<year>``), which Quarto shows on the
+    pages it lists; the profile is only appended to (comments and earlier sidebars stay
+    byte-identical), and the result must parse with exactly this sidebar added, which
+    needs ``website: sidebar:`` to be the file's last list.
+    """
+    profile = Path(root) / f"_quarto-{lang}.yml"
+    if not profile.is_file():
+        return False
+    text = profile.read_text(encoding="utf-8")
+    config = yaml.safe_load(text) or {}
+    bars = ((config.get("website") or {}).get("sidebar")) or []
+    if any(isinstance(b, dict) and b.get("id") == f"{lang}-{year}" for b in bars):
+        report.existing.append(profile)
+        return False
+    env = environment(template_dir)
+    texts = load_text(template_dir)
+    globals_ = _language_globals(lang, year, unit_id, texts)
+    domain_ids = [d for d in catalog.domains.index if d != CROSS_CUTTING]
+    addition = ("" if text.endswith("\n") else "\n") + env.get_template("sidebar.yml.j2").render(
+        **globals_, domain_ids=domain_ids)
+    try:
+        combined = yaml.safe_load(text + addition) or {}
+    except yaml.YAMLError:
+        combined = {}
+    new_bars = (combined.get("website") or {}).get("sidebar") or []
+    if [b for b in new_bars if b.get("id") != f"{lang}-{year}"] != list(bars) or \
+            len(new_bars) != len(bars) + 1:
+        raise EditionConfigError(
+            f"{profile}: cannot append the {year} sidebar safely: `website: sidebar:` must be "
+            f"the last list of the file. Add it by hand (copy the last edition's sidebar and "
+            f"change the year) and run again.")
+    with open(profile, "a", encoding="utf-8", newline="\n") as fh:
+        fh.write(addition)
+    report.appended.append(profile)
+    return True
+
+
 # --- department templates ----------------------------------------------------------------------
 
 def write_submission_templates(root: Path, unit_id: str, year: int, report: NewYearReport) -> None:
@@ -549,5 +597,7 @@ def new_year(root: Path, year: int, *, unit_id: str | None = None,
     for rel, text in files.items():
         create_file(reports_dir / rel, text, report)
     append_edition_entry(root / EDITION_CONFIG, year, unit_id, report, template_dir=template_dir)
+    for lang in LANGS:
+        append_sidebar(root, year, lang, catalog, unit_id, report, template_dir=template_dir)
     write_submission_templates(root, unit_id, year, report)
     return report

@@ -78,8 +78,14 @@ class GeneratedFile:
 
 
 def markdown_escape(text: object) -> str:
-    """Data text made safe to place in pandoc markdown: ``a*b@c`` → ``a\\*b\\@c``."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", "" if text is None else str(text))
+    """Data text made safe to place in pandoc markdown: ``a*b@c`` → ``a\\*b\\@c``.
+
+    The same rule as the data variables (:func:`bpsreport.variables.markdown_literal`):
+    every character that could start markup is escaped, so a name or note prints as it is
+    in the data in both renderers."""
+    from .variables import markdown_literal
+
+    return markdown_literal("" if text is None else str(text))
 
 
 def _environment(template_dir: Path) -> jinja2.Environment:

@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import base64
 import html
+import json
 import os
 import re
 import sys
@@ -335,28 +336,60 @@ def _run_one(job: NotebookJob, *, timeout_s: int, kernel_name: str) -> NotebookR
             cell=_cell_title(exc.source), ename=exc.ename, evalue=_first_line(exc.evalue)))
     except Exception as exc:  # timeouts, a dead kernel, a missing template: keep going
         return NotebookResult(job, _failure_from_copy(output, exc))
-    if job.domain_id is not None:
-        specialise_labels(output, job.domain_id)
+    finalise_executed_notebook(output, job.domain_id)
     return NotebookResult(job)
 
 
 _LABEL_OPTION = re.compile(r"^(#\|\s*label:\s*)(fig|tbl)-(.+)$", re.MULTILINE)
+_CAPTION_OPTION = re.compile(r"^#\|\s*(fig|tbl)-cap:.*$", re.MULTILINE)
 
 
-def specialise_labels(path: Path, domain_id: str) -> None:
-    """Put the domain into the cell labels of an executed domain notebook.
+def finalise_executed_notebook(path: Path, domain_id: str | None = None) -> None:
+    """Write into the cell options of an executed notebook what only the run could know.
 
-    The one domain template labels its cells ``fig-targets-zh`` etc.; a document that
-    embeds several domains (the PDF, the summary page) needs ids that are unique, so
-    the executed copy for ``education`` carries ``fig-education-targets-zh``. Cell
-    options are the only thing changed; outputs are exactly what the kernel produced.
+    - **Labels** (domain notebooks): the one domain template labels its cells
+      ``fig-targets-zh`` etc.; a document that embeds several domains (the PDF, the
+      summary page) needs ids that are unique, so the executed copy for ``education``
+      carries ``fig-education-targets-zh``.
+    - **Captions**: a cell whose output records a caption in its metadata
+      (``{"bpsreport": {"caption": …}}``, the chart's or table's title, which names the
+      domain and year) gets it as its ``#| fig-cap:`` / ``#| tbl-cap:``. Quarto and the
+      built-in renderer both read a cell's caption from its options when embedding it.
+
+    Outputs are exactly what the kernel produced; only cell options change.
     """
     nb = nbformat.read(str(path), as_version=4)
     for cell in nb.cells:
-        if cell.cell_type == "code":
-            cell.source = _LABEL_OPTION.sub(lambda m: f"{m.group(1)}{m.group(2)}-{domain_id}-{m.group(3)}",
-                                     cell.source)
+        if cell.cell_type != "code":
+            continue
+        source = cell.source
+        if domain_id is not None:
+            source = _LABEL_OPTION.sub(
+                lambda m: f"{m.group(1)}{m.group(2)}-{domain_id}-{m.group(3)}", source)
+        caption = _recorded_caption(cell)
+        label = _LABEL_OPTION.search(source)
+        if caption and label:
+            line = f"#| {label.group(2)}-cap: {json.dumps(caption, ensure_ascii=False)}"
+            if _CAPTION_OPTION.search(source):
+                source = _CAPTION_OPTION.sub(lambda _m: line, source, count=1)
+            else:
+                source = source[:label.end()] + "\n" + line + source[label.end():]
+        cell.source = source
     nbformat.write(nb, str(path))
+
+
+def specialise_labels(path: Path, domain_id: str) -> None:
+    """Backwards-compatible name of :func:`finalise_executed_notebook` for a domain."""
+    finalise_executed_notebook(path, domain_id)
+
+
+def _recorded_caption(cell) -> str:
+    for output in cell.get("outputs", []):
+        meta = (output.get("metadata") or {}).get(METADATA_KEY) or {}
+        caption = meta.get("caption") if isinstance(meta, dict) else None
+        if caption:
+            return " ".join(str(caption).split())
+    return ""
 
 
 def _failure_from_copy(output: Path, exc: BaseException) -> CellFailure:
@@ -491,42 +524,73 @@ def _read_optional(path: Path) -> pd.DataFrame | None:
 
 # --- kernel side: outputs -----------------------------------------------------------------------
 
-def chart_bundle(chart, folder: Path) -> dict[str, str]:
-    """Save ``chart`` into ``folder`` and return the cell output bundle that shows it.
+#: The key of a display's metadata under which a cell records what the build writes into
+#: its cell options: ``{"bpsreport": {"caption": "..."}}`` becomes ``#| fig-cap:`` /
+#: ``#| tbl-cap:`` of the executed copy (:func:`finalise_executed_notebook`).
+METADATA_KEY = "bpsreport"
+
+
+def chart_bundle(chart, folder: Path) -> tuple[dict[str, str], dict]:
+    """Save ``chart`` into ``folder``; return the cell output (data, metadata) that shows it.
 
     Files: ``<name>.svg``, ``<name>.png`` (from :func:`bpsreport.charts.save_chart`) and
-    ``<name>.alt.txt`` (the alt text). The bundle has three representations:
+    ``<name>.alt.txt`` (the alt text). The output has three representations, chosen by
+    each format as Quarto chooses (``src/core/jupyter/display-data.ts``):
 
-    - ``text/html``: an ``<img>`` of the SVG (as a data URI) with the alt text in ``alt``.
-      Quarto prefers HTML for HTML output, so the site gets the vector chart.
-    - ``image/png``: for every other format (PDF via Typst or LaTeX), which does not
-      take HTML and ranks PNG first once SVG is absent.
+    - ``text/html``: an ``<img>`` of the SVG (as a data URI) with the alt text in ``alt``:
+      HTML output ranks ``text/html`` first, so the site gets the vector chart with its alt
+      text;
+    - ``image/svg+xml``: the same SVG, which every other format (Typst) ranks first once
+      there is no ``text/markdown``, so the PDF's charts are vector too;
     - ``text/plain``: the alt text, for any reader that uses neither.
 
-    There is deliberately no ``image/svg+xml``: Quarto ranks it above PNG for every
-    format, and the PDF must get the PNG.
+    The metadata carries the chart's title, which becomes the cell's caption.
     """
     from .charts import save_chart
 
     folder = Path(folder)
     paths = save_chart(chart, folder)
     (folder / f"{chart.name}.alt.txt").write_text(chart.alt + "\n", encoding="utf-8")
-    svg = base64.b64encode(paths["svg"].read_bytes()).decode("ascii")
-    png = base64.b64encode(paths["png"].read_bytes()).decode("ascii")
+    svg_text = paths["svg"].read_text(encoding="utf-8")
+    svg = base64.b64encode(svg_text.encode("utf-8")).decode("ascii")
     img = (f'<img src="data:image/svg+xml;base64,{svg}" alt="{html.escape(chart.alt, quote=True)}" '
            f'style="max-width:100%;height:auto;">')
-    return {"text/html": img, "image/png": png, "text/plain": chart.alt}
+    data = {"text/html": img, "image/svg+xml": svg_text, "text/plain": chart.alt}
+    return data, _caption_metadata(getattr(chart, "title", "") or "")
 
 
-def table_bundle(gt, folder: Path, name: str) -> dict[str, str]:
-    """Save a Great Tables table as ``<folder>/<name>.html``; return its output bundle."""
-    from .tables import table_html
+def table_bundle(gt, folder: Path, name: str) -> tuple[dict[str, str], dict]:
+    """Save a Great Tables table as ``<folder>/<name>.html``; return its output
+    (data, metadata).
+
+    The table's own title becomes the cell's caption (the float's caption in both
+    renderers), so the HTML and the Typst table carry no title of their own and a page
+    never shows the title twice. Representations (chosen per format as Quarto chooses):
+
+    - ``text/html``: Great Tables' HTML, for the site;
+    - ``text/markdown``: a raw Typst block with the same table as an
+      ``official-data-table(...)`` call (:mod:`bpsreport.table_typst`), which Typst output
+      ranks first;
+    - ``text/plain``: the table's name.
+    """
+    from .table_typst import typst_markdown
+    from .tables import split_heading, table_html
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    text = table_html(gt)
+    caption, body = split_heading(gt)
+    text = table_html(body)
     (folder / f"{name}.html").write_text(text, encoding="utf-8")
-    return {"text/html": text, "text/plain": name}
+    data = {"text/html": text}
+    typst = typst_markdown(text)
+    if typst is not None:
+        data["text/markdown"] = typst
+    data["text/plain"] = caption or name
+    return data, _caption_metadata(caption)
+
+
+def _caption_metadata(caption: str) -> dict:
+    return {METADATA_KEY: {"caption": caption}} if caption else {}
 
 
 class NotebookOutputs:
@@ -569,19 +633,19 @@ class NotebookOutputs:
                                  "no_chart message to show instead")
             _display({"text/markdown": no_chart, "text/plain": no_chart})
             return
-        _display(chart_bundle(chart, self.chart_dir(lang)))
+        _display(*chart_bundle(chart, self.chart_dir(lang)))
 
     def show_table(self, gt, lang: str, *, name: str) -> None:
         """Save and display a table as ``tables/<lang>/<name>.html``."""
         if lang not in self.langs:
             return
-        _display(table_bundle(gt, self.table_dir(lang), name))
+        _display(*table_bundle(gt, self.table_dir(lang), name))
 
 
-def _display(bundle: Mapping[str, str]) -> None:
+def _display(bundle: Mapping[str, str], metadata: Mapping | None = None) -> None:
     from IPython.display import display
 
-    display(dict(bundle), raw=True)
+    display(dict(bundle), raw=True, metadata=dict(metadata or {}))
 
 
 # --- test support: the stored nbval notebooks -------------------------------------------------

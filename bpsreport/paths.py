@@ -34,8 +34,15 @@ class ProjectPaths:
         return self.build / unit_id / str(year)
 
     def shown(self, path: Path) -> str:
-        """A path as messages show it: relative to the project root when inside it."""
-        try:
-            return str(Path(path).resolve().relative_to(self.root))
-        except ValueError:
-            return str(path)
+        """A path as messages show it: relative to the project root when inside it.
+
+        Symbolic links inside the project are kept as written (``_site/index.html``, not
+        the published version folder it points into)."""
+        import os
+
+        for candidate in (Path(os.path.abspath(path)), Path(path).resolve()):
+            try:
+                return str(candidate.relative_to(self.root))
+            except ValueError:
+                continue
+        return str(path)

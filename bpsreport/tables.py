@@ -595,6 +595,22 @@ def task_table(tasks: pd.DataFrame, catalog: Catalog, lang: str, *,
 
 # --- output --------------------------------------------------------------------------------
 
+def split_heading(gt: GT) -> tuple[str, GT]:
+    """The table's title and the table without its heading.
+
+    A notebook cell shows the title as the cell's caption (the numbered caption of the
+    float in both renderers), so the table itself carries no title: a page never prints
+    it twice. The subtitle (the report unit) is dropped with it; the page and the
+    edition name the unit.
+    """
+    from great_tables._gt_data import Heading
+
+    heading = gt._heading
+    title = heading.title if heading is not None else None
+    text = "" if title is None else str(getattr(title, "text", title))
+    return " ".join(text.split()), gt._replace(_heading=Heading())
+
+
 def table_html(gt: GT) -> str:
     """The table as a self-contained HTML fragment, byte-identical across runs.
 

@@ -49,3 +49,21 @@ def edition_2017() -> Path:
         code = main(["--root", str(ROOT), "build", "--year", "2017"])
     assert code == 0, "pipeline.py build --year 2017 failed; run it to see why"
     return ROOT
+
+
+@pytest.fixture(scope="session")
+def rendered_fixture(tmp_path_factory):
+    """The SYNTHETIC render fixture (tests/fixtures/render/) rendered once per session
+    through the built-in backend: pages, PDFs, then the project's post-render script.
+
+    Returns the ``RenderResult``; its ``site_dir`` is shared by the site, browser and
+    comparison tests, which only read it (copy it before changing anything).
+    """
+    from bpsreport.render import RenderRequest, select_backend
+
+    tmp = tmp_path_factory.mktemp("rendered-fixture")
+    project = tmp / "project"  # a copy: the backend keeps its page cache under build/
+    shutil.copytree(ROOT / "tests" / "fixtures" / "render", project)
+    request = RenderRequest(root=project, unit_id="test-unit", year=2017, site_dir=tmp / "site",
+                            pdf_dir=tmp / "pdf", work_dir=tmp / "typst")
+    return select_backend("builtin").render(request)

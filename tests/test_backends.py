@@ -17,7 +17,7 @@ import yaml
 
 from bpsreport.render import (RenderBackend, RenderError, RenderRequest, find_quarto,
                               select_backend)
-from bpsreport.render.quarto import QuartoBackend, concatenate_pdfs
+from bpsreport.render.quarto import MIN_QUARTO, QuartoBackend, QuartoTooOld
 
 ROOT = Path(__file__).resolve().parents[1]
 NO_QUARTO = "Quarto is not installed (https://quarto.org/docs/get-started/)"
@@ -125,40 +125,95 @@ def test_quarto_project_uses_the_official_template_partials():
     assert "official-document(" in show and "$edition.issuer_mark$" in show
 
 
-def test_bilingual_pdf_of_two_editions_keeps_every_page(tmp_path):
+def test_bilingual_pdf_of_two_editions_keeps_every_page_and_the_same_bytes(tmp_path):
     import typst
     from pypdf import PdfReader
+
+    from bpsreport.postrender import combine_pdfs
 
     parts = []
     for name, pages in (("zh", 2), ("en", 3)):
         source = tmp_path / f"{name}.typ"
         source.write_text("\n#pagebreak()\n".join(f"{name} {i}" for i in range(pages)), encoding="utf-8")
         out = tmp_path / f"{name}.pdf"
-        typst.compile(str(source), output=str(out))
+        typst.compile(str(source), output=str(out), timestamp=0)
         parts.append(out)
-    merged = concatenate_pdfs(parts, tmp_path / "both.pdf")
+    merged = combine_pdfs(parts, tmp_path / "both.pdf")
     reader = PdfReader(str(merged))
     assert len(reader.pages) == 5
     assert reader.pages[2].extract_text().strip() == "en 0"
+    again = combine_pdfs(parts, tmp_path / "again.pdf")
+    assert again.read_bytes() == merged.read_bytes()  # no time stamp, no random id
+
+
+@pytest.mark.parametrize("version, accepted", [("1.7.34", False), ("1.8.27", False),
+                                               ("1.9.38", True), ("1.10.18", True),
+                                               ("1.11.2", True), ("2.0.0", True)])
+def test_quarto_older_than_the_floor_is_refused_before_rendering(tmp_path, version, accepted):
+    backend = QuartoBackend(_stub_quarto(tmp_path / "bin", version=version))
+    if accepted:
+        assert backend.check_version() == f"quarto {version}"
+        return
+    with pytest.raises(QuartoTooOld) as err:
+        backend.check_version()
+    need = ".".join(map(str, MIN_QUARTO))
+    message = str(err.value)
+    assert f"needs Quarto {need} or newer" in message and version in message
+    assert "Typst 0.13" in message and "--renderer builtin" in message
+    assert err.value.exit_code == 3
+
+
+def test_quarto_render_stops_at_the_version_check(tmp_path):
+    """An old Quarto is never run on the sources: the render fails on the version alone."""
+    stub = _stub_quarto(tmp_path / "bin", version="1.7.34")
+    request = RenderRequest(root=ROOT, unit_id="gd-province", year=2017,
+                            site_dir=tmp_path / "site", pdf_dir=tmp_path / "pdf")
+    with pytest.raises(QuartoTooOld):
+        QuartoBackend(stub).render(request)
+    assert not (tmp_path / "site").exists()
+
+
+def test_render_command_renders_one_edition_folder(tmp_path):
+    backend = QuartoBackend(Path("/opt/quarto/bin/quarto"))
+    cmd = backend.render_command("en", tmp_path / "site" / "en", tmp_path / "pdf-en.yml", 2017)
+    assert cmd[:5] == ["/opt/quarto/bin/quarto", "render", "reports/2017/en", "--profile", "en"]
+
+
+def test_draft_metadata_marks_the_pdf(tmp_path):
+    request = RenderRequest(root=ROOT, unit_id="gd-province", year=2017, draft=True,
+                            site_dir=tmp_path / "site", pdf_dir=tmp_path / "pdf")
+    data = yaml.safe_load(QuartoBackend(Path("quarto")).write_metadata(request, "zh", tmp_path)
+                          .read_text(encoding="utf-8"))
+    assert data["pdf"]["draft"] == "征求意见稿"
 
 
 # --- real Quarto ------------------------------------------------------------------------------
 
+@pytest.mark.slow
 @pytest.mark.skipif(find_quarto() is None, reason=NO_QUARTO)
-def test_real_quarto_renders_both_editions(tmp_path):
-    needed = [ROOT / "_variables.yml", ROOT / "build" / "gd-province" / "2017" / "notebooks" / "overview.ipynb"]
-    missing = [str(p.relative_to(ROOT)) for p in needed if not p.exists()]
-    if missing:
-        pytest.skip(f"the 2017 edition is not built ({', '.join(missing)} missing); run "
-                    "`.venv/bin/python pipeline.py build --year 2017` first")
+def test_real_quarto_renders_the_edition_as_the_builtin_renderer_does(tmp_path, edition_2017):
+    """Real Quarto on this repository: both sites, the PDFs with their tables and the 34
+    tasks, the edition bar; and the comparison with the built-in renderer's output
+    (scripts/compare_renderers.py) finds no difference."""
+    import json
+    import sys
+
     backend = select_backend("quarto")
-    assert backend.version().startswith("quarto ")
+    assert backend.check_version().startswith("quarto ")
     request = RenderRequest(root=ROOT, unit_id="gd-province", year=2017,
                             site_dir=tmp_path / "site", pdf_dir=tmp_path / "pdf")
     result = backend.render(request)
     assert set(result.pdfs) == {"zh", "en", "bilingual"}
-    text = subprocess.run(["pdftotext", "-l", "1", str(result.pdfs["zh"]), "-"],
+    text = subprocess.run(["pdftotext", str(result.pdfs["zh"]), "-"],
                           capture_output=True, check=True).stdout.decode("utf-8")
     assert "广东省财政厅文件" in text and "粤财办〔2018〕6号" in text
-    assert (tmp_path / "site" / "zh").is_dir() and (tmp_path / "site" / "en").is_dir()
-    assert os.path.isfile(tmp_path / "site" / "index.html")
+    assert "148.9" in text and "135.4%" in text  # the target table is there, with its numbers
+    site = tmp_path / "site"
+    page = (site / "zh/reports/2017/zh/targets.html").read_text(encoding="utf-8")
+    assert 'class="bps-lang"' in page and 'class="bps-downloads"' in page
+    assert (site / "index.html").is_file() and (site / "downloads/2017/report-bilingual.pdf").is_file()
+    report = subprocess.run([sys.executable, str(ROOT / "scripts" / "compare_renderers.py"),
+                             "--json", str(ROOT / "_site"), str(site)],
+                            capture_output=True, text=True, check=False)
+    assert report.returncode == 0, report.stdout + report.stderr
+    assert json.loads(report.stdout)["differences"] == []

@@ -94,7 +94,7 @@ def test_unknown_year_is_a_clear_error(project_copy, capsys):
 
 def test_pipeline_script_runs_as_a_user_would(project_copy, root):
     """The whole build through the command line, in a copy of the project."""
-    for name in ("notebooks", "reports", "templates"):
+    for name in ("notebooks", "reports", "templates", "scripts"):
         if (root / name).exists():
             shutil.copytree(root / name, project_copy / name)
     for f in root.glob("_quarto*.yml"):

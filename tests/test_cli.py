@@ -19,7 +19,7 @@ from bpsreport.cli import EXIT_CODES, build_parser, main
 from bpsreport.errors import FontMissingError, InputProblem, InputValidationError
 
 ROOT = Path(__file__).resolve().parents[1]
-INPUTS = ("data/raw", "config", "notebooks", "reports", "templates")
+INPUTS = ("data/raw", "config", "notebooks", "reports", "templates", "scripts")
 OUTPUTS = ("data/clean", "build/gd-province", "_site")
 LOG_LINE = re.compile(r"(build/logs/build-[\w.-]+\.log)")
 

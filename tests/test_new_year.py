@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import re
 import shutil
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pandas as pd
 import pytest
+
+from bpsreport.generate import markdown_escape
 import yaml
 
 from bpsreport.edition import NewYearReport, append_edition_entry, new_year
@@ -26,13 +28,15 @@ VAR = re.compile(r"\{\{<\s*var\s+(\S+)\s*>\}\}")
 INCLUDE = re.compile(r"\{\{<\s*include\s+(\S+)\s*>\}\}")
 EMBED = re.compile(r"\{\{<\s*embed\s+(\S+)\s*>\}\}")
 # What new-year may write, relative to the project root.
-ALLOWED = (f"reports/{YEAR}/", "config/edition.yml", f"submissions/{YEAR}/")
+# The new edition, its config entry and its sidebar in each profile, the hand-out folder.
+ALLOWED = (f"reports/{YEAR}/", "config/edition.yml", "_quarto-zh.yml", "_quarto-en.yml",
+           f"submissions/{YEAR}/")
 
 
 def copy_project(dest: Path, *, with_2017_outputs: bool = False) -> Path:
     """The inputs of a build (raw data, config, notebooks, report sources, Quarto files)."""
     shutil.copytree(ROOT / "data" / "raw", dest / "data" / "raw")
-    for name in ("config", "notebooks"):
+    for name in ("config", "notebooks", "scripts"):
         shutil.copytree(ROOT / name, dest / name)
     ignore = None if with_2017_outputs else shutil.ignore_patterns("_generated")
     shutil.copytree(ROOT / "reports" / "2017", dest / "reports" / "2017", ignore=ignore)
@@ -94,7 +98,7 @@ def test_includes_and_embeds_are_those_of_2017_with_the_year_moved_on(started, l
     for rel in qmd_files(ROOT, 2017, lang):
         old = (ROOT / "reports" / "2017" / lang / rel).read_text(encoding="utf-8")
         new = (root / "reports" / str(YEAR) / lang / rel).read_text(encoding="utf-8")
-        assert INCLUDE.findall(new) == INCLUDE.findall(old), rel
+        assert INCLUDE.findall(new) == [i.replace("/2017/", f"/{YEAR}/") for i in INCLUDE.findall(old)], rel
         assert EMBED.findall(new) == [e.replace("/2017/", f"/{YEAR}/") for e in EMBED.findall(old)], rel
 
 
@@ -106,10 +110,11 @@ def test_every_domain_part_lists_its_tasks_of_the_2018_list(started, tasks_2018,
         listed = [int(n) for n in re.findall(r"^(\d+)\. ", text, flags=re.M)]
         assert listed == sorted(own["task_no"]), domain_id
         for rec in own.to_dict("records"):
-            assert str(rec[f"title_{lang}"]).rstrip("。.") in text
+            # Data text is written escaped, so it prints as it is (quotes stay straight).
+            assert markdown_escape(str(rec[f"title_{lang}"]).rstrip("。.")) in text
             assert f"y{YEAR}.tasks.{rec['task_no']}.status.{lang}" in text
             for name in catalog.department_names(rec["departments"], lang):
-                assert name in text
+                assert markdown_escape(name) in text
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
@@ -191,6 +196,29 @@ def test_the_report_tells_a_clerk_what_was_done_and_what_comes_next(started):
 
 
 # --- never overwrite -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_each_profile_gains_the_editions_sidebar_and_keeps_the_others(started, lang):
+    import yaml
+
+    from bpsreport.render.html import sidebar_for
+    from bpsreport.render.project import load_project
+
+    root, before, _ = started
+    text = (root / f"_quarto-{lang}.yml").read_text(encoding="utf-8")
+    old = (ROOT / f"_quarto-{lang}.yml").read_text(encoding="utf-8")
+    assert text.startswith(old)  # only appended: comments and the 2017 sidebar stay
+    bars = yaml.safe_load(text)["website"]["sidebar"]
+    assert [b["id"] for b in bars] == [f"{lang}-2017", f"{lang}-{YEAR}"]
+    website = load_project(root, lang).website
+    for rel in qmd_files(root, YEAR, lang):
+        if rel.startswith("_") or rel == "report.qmd":
+            continue
+        page = Path("reports") / str(YEAR) / lang / rel
+        bar = sidebar_for(website, PurePosixPath(page.as_posix()))
+        assert bar is not None and bar["id"] == f"{lang}-{YEAR}", rel
+        assert (root / page).is_file()
+
 
 def test_running_again_changes_nothing_and_lists_what_exists(started, tmp_path):
     root = tmp_path / "project"

@@ -24,9 +24,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from bpsreport.render import RenderRequest
 from bpsreport.render import pdf as pdfmod
-from bpsreport.render.qmd import EmbeddedTable
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT / "tests" / "fixtures" / "pdf"
@@ -128,47 +126,43 @@ def _fixture_chart(path: Path) -> None:
     image.save(path, dpi=(200, 200))
 
 
-def _fixture_tables(lang: str) -> tuple[list, pd.DataFrame]:
+def _fixture_table(lang: str) -> tuple[str, pd.DataFrame]:
+    """The fixture's target table as its notebook cell offers it to Typst: the
+    ``text/markdown`` raw Typst block of :func:`bpsreport.notebooks.table_bundle`."""
     from bpsreport import tables
     from bpsreport.notebooks import load_edition_data
+    from bpsreport.table_typst import typst_markdown
 
     data = load_edition_data(SYNTHETIC_CLEAN, "test-unit", 2017)
     gt = tables.target_table(data.assessment, data.catalog, lang, observations=data.observations)
-    label = f"tbl-fixture-{lang}"
-    embedded = EmbeddedTable(label=label, caption="", html=tables.table_html(gt), markdown="",
-                             notebook=Path("synthetic.ipynb"))
+    _, body = tables.split_heading(gt)
     rows = tables.target_rows(data.assessment, data.catalog, lang)
-    return [embedded], rows
+    return typst_markdown(tables.table_html(body)), rows
 
 
 @pytest.fixture(scope="module")
 def fixture_pdfs(tmp_path_factory) -> dict:
     """zh, en and bilingual PDFs of the synthetic fixture, plus what went into them."""
+    from bpsreport.postrender import combine_pdfs
+
     tmp = tmp_path_factory.mktemp("pdf-fixture")
     _fixture_chart(tmp / "chart.png")
     metadata = yaml.safe_load((FIXTURE / "metadata.yml").read_text(encoding="utf-8"))
     fonts = pdfmod.font_dirs(pdfmod.load_pdf_config())
     out: dict = {"tmp": tmp, "rows": {}, "typ": {}}
-    parts = []
     for lang in ("zh", "en"):
+        table, rows = _fixture_table(lang)
         body = (FIXTURE / f"report-{lang}.md").read_text(encoding="utf-8").replace(
             "{{FIGURE}}", f"![{'合成图' if lang == 'zh' else 'Synthetic chart'}](chart.png)"
-                          f"{{#fig-fixture-{lang}}}")
+                          f"{{#fig-fixture-{lang}}}").replace("placeholder", table.strip())
         meta = pdfmod.document_metadata_for_pdf(metadata[lang], 2017, lang, root=ROOT)
-        tables, rows = _fixture_tables(lang)
         out["rows"][lang] = rows
         typ = pdfmod.write_edition_typst(body, meta, lang=lang, work_dir=tmp / "work",
-                                         name=f"report-{lang}", source_dir=tmp, root=ROOT,
-                                         tables=tables)
+                                         name=f"report-{lang}", source_dir=tmp, root=ROOT)
         out["typ"][lang] = typ.read_text(encoding="utf-8")
         out[lang] = tmp / f"report-{lang}.pdf"
         out[f"warnings-{lang}"] = pdfmod.compile_typst(typ, out[lang], font_paths=fonts)
-        parts.append(pdfmod.write_edition_typst(body, meta, lang=lang, work_dir=tmp / "work",
-                                                name=f"bilingual-{lang}", source_dir=tmp,
-                                                root=ROOT, tables=tables, id_prefix=f"{lang}-"))
-    out["bilingual"] = tmp / "report-bilingual.pdf"
-    pdfmod.compile_typst(pdfmod.bilingual_source(parts, tmp / "work"), out["bilingual"],
-                         font_paths=fonts)
+    out["bilingual"] = combine_pdfs([out["zh"], out["en"]], tmp / "report-bilingual.pdf")
     return out
 
 
@@ -421,21 +415,36 @@ def test_pdf_metadata_carries_edition_and_raw_typst_settings():
 
 
 def test_great_tables_html_becomes_a_data_table_call():
-    tables, rows = _fixture_tables("en")
-    code = pdfmod.gt_html_to_typst(tables[0].html)
+    from bpsreport import tables
+    from bpsreport.notebooks import load_edition_data
+    from bpsreport.table_typst import gt_html_to_typst
+
+    data = load_edition_data(SYNTHETIC_CLEAN, "test-unit", 2017)
+    gt = tables.target_table(data.assessment, data.catalog, "en", observations=data.observations)
+    rows = tables.target_rows(data.assessment, data.catalog, "en")
+    code = gt_html_to_typst(tables.table_html(gt))
     assert code.startswith("official-data-table(")
     assert '[#"Indicator"]' in code and '[#"Status"]' in code
     assert code.count("(cells: (") == len(rows)
     assert "#super[" in code or not (rows["target_note"].any() or rows["actual_note"].any())
 
 
-def test_bilingual_parts_prefix_every_label():
-    ast = pdfmod.markdown_to_ast("# A {#sec-a}\n\nSee @sec-a.\n", {}, "test")
-    ctx = pdfmod.AstContext(work_dir=ROOT, source_dir=ROOT, root=ROOT, id_prefix="zh-")
-    blocks = pdfmod.adjust_ast(ast, ctx)["blocks"]
-    assert blocks[0]["c"][1][0] == "zh-sec-a"
-    raw = [n for n in blocks[1]["c"] if n["t"] == "RawInline"]
-    assert raw == [{"t": "RawInline", "c": ["typst", "#ref(<zh-sec-a>)"]}]
+def test_floats_are_written_as_quarto_writes_them_for_typst(tmp_path):
+    # Quarto 1.10 (floatreftarget.lua): #figure([...], caption: figure.caption(position: top,
+    # [...]), kind: "quarto-float-tbl", supplement: "表") and the label after it; figures
+    # have their caption at the bottom.
+    md = ("::: {#tbl-x}\n```{=typst}\n#table(columns: 1)[1]\n```\n\n表题\n:::\n\n"
+          "![图题](chart.svg){#fig-y}\n")
+    (tmp_path / "chart.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg"/>', encoding="utf-8")
+    ast = pdfmod.markdown_to_ast(md, {}, "test")
+    ctx = pdfmod.AstContext(work_dir=tmp_path, source_dir=tmp_path, root=ROOT, lang="zh")
+    typst = pdfmod.ast_to_typst(pdfmod.adjust_ast(ast, ctx), "test")
+    table = typst[typst.index("#figure(["):]
+    assert "#table(columns: 1)[1]" in table
+    assert 'kind: "quarto-float-tbl", supplement: "表", )\n<tbl-x>' in table
+    assert "figure.caption(position: top, [" in table
+    assert 'kind: "quarto-float-fig", supplement: "图", )\n<fig-y>' in typst
+    assert "figure.caption(position: bottom, [" in typst
 
 
 def test_callout_title_is_not_a_numbered_heading():
@@ -457,14 +466,11 @@ def _missing_build() -> str | None:
 
 @pytest.fixture(scope="module")
 def edition_pdfs(tmp_path_factory, edition_2017) -> dict:
+    """The PDFs of the 2017 build (README: build/gd-province/2017/pdf/)."""
     assert _missing_build() is None
-    from bpsreport.render.project import load_project
-
-    tmp = tmp_path_factory.mktemp("pdf-2017")
-    request = RenderRequest(root=ROOT, unit_id="gd-province", year=2017, site_dir=tmp / "site",
-                            pdf_dir=tmp / "pdf")
-    pdfs = pdfmod.render_pdfs(request, {lang: load_project(ROOT, lang) for lang in ("zh", "en")})
-    return {"tmp": tmp, **pdfs}
+    folder = ROOT / "build" / "gd-province" / "2017" / "pdf"
+    return {"tmp": tmp_path_factory.mktemp("pdf-2017"),
+            **{key: folder / f"report-{key}.pdf" for key in ("zh", "en", "bilingual")}}
 
 
 @pytest.fixture(scope="module")

@@ -161,7 +161,7 @@ def preview_project(tmp_path_factory, edition_2017) -> Path:
     dest = tmp_path_factory.mktemp("preview") / "project"
     with open(ROOT / "build" / ".test-build.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        for name in ("data/raw", "config", "notebooks", "reports", "templates",
+        for name in ("data/raw", "config", "notebooks", "reports", "templates", "scripts",
                      "data/clean", "build/gd-province", "_site"):
             if (ROOT / name).is_dir():
                 shutil.copytree(ROOT / name, dest / name)

@@ -116,14 +116,26 @@ def test_unknown_meta_key_is_an_error_with_line(tmp_path):
         resolve(root, "reports/2017/zh/a.qmd")
 
 
-def test_shortcodes_in_code_spans_and_blocks_are_left_alone_and_escapes_print_literally(tmp_path):
+def test_shortcodes_in_code_are_resolved_as_plain_text_and_escapes_print_literally(tmp_path):
+    # Quarto resolves var and meta in code spans and code/raw blocks too, as plain text
+    # (shortcodes.lua: pandoc.utils.stringify), so markdown escapes of the value vanish.
     root = make_project(tmp_path, {"reports/2017/zh/a.qmd":
-                                   "行内 `{{< var no.such >}}` 保留。\n\n```\n{{< pagebreak >}}\n```\n\n"
+                                   "行内 `{{< var y2017.jobs.actual.zh >}}` 保留。\n\n```\n"
+                                   "{{< var y2017.jobs.actual.zh >}}\n```\n\n"
                                    "转义 {{{< var y2017 >}}} 输出。\n"})
     doc = resolve(root, "reports/2017/zh/a.qmd")
-    assert "`{{< var no.such >}}`" in doc.markdown
-    assert "\n{{< pagebreak >}}\n" in doc.markdown
+    assert "`1.5万人`" in doc.markdown
+    assert "\n1.5万人\n```" in doc.markdown
     assert "转义 {{< var y2017 >}} 输出。" in doc.markdown
+
+
+def test_unknown_variable_and_other_shortcodes_in_code_are_errors(tmp_path):
+    root = make_project(tmp_path, {"reports/2017/zh/a.qmd": "行内 `{{< var no.such >}}`\n",
+                                   "reports/2017/zh/b.qmd": "```\n{{< pagebreak >}}\n```\n"})
+    with pytest.raises(RenderError, match=r"a\.qmd:1: unknown variable 'no\.such'"):
+        resolve(root, "reports/2017/zh/a.qmd")
+    with pytest.raises(UnsupportedSyntax, match=r"b\.qmd:2: the shortcode \{\{< pagebreak >\}\} in code"):
+        resolve(root, "reports/2017/zh/b.qmd")
 
 
 # --- include ---------------------------------------------------------------------------------
@@ -168,13 +180,64 @@ def test_missing_include_and_include_cycle_are_errors(tmp_path):
     root = make_project(tmp_path, {
         "reports/2017/zh/a.qmd": "\n{{< include _parts/none.qmd >}}\n",
         "reports/2017/zh/b.qmd": "{{< include _parts/x.qmd >}}\n",
-        "reports/2017/zh/_parts/x.qmd": "x\n{{< include y.qmd >}}\n",
-        "reports/2017/zh/_parts/y.qmd": "{{< include x.qmd >}}\n",
+        "reports/2017/zh/_parts/x.qmd": "x\n{{< include /reports/2017/zh/_parts/y.qmd >}}\n",
+        "reports/2017/zh/_parts/y.qmd": "{{< include /reports/2017/zh/_parts/x.qmd >}}\n",
     })
     with pytest.raises(RenderError, match=r"a\.qmd:2: included file _parts/none\.qmd not found"):
         resolve(root, "reports/2017/zh/a.qmd")
     with pytest.raises(RenderError, match=r"y\.qmd:1: include cycle: .*x\.qmd -> .*y\.qmd -> .*x\.qmd"):
         resolve(root, "reports/2017/zh/b.qmd")
+
+
+def test_nested_include_resolves_against_the_page_being_rendered_as_quarto_does(tmp_path):
+    # ../shared/QUARTO.md item 2 (src/core/handlers/include-standalone.ts): every include
+    # path is relative to the document being rendered, whichever part holds it.
+    root = make_project(tmp_path, {
+        "reports/2017/zh/a.qmd": "{{< include _parts/outer.qmd >}}\n",
+        "reports/2017/zh/_parts/outer.qmd": "外\n\n{{< include inner.qmd >}}\n",
+        "reports/2017/zh/_parts/inner.qmd": "内\n",
+        "reports/2017/zh/b.qmd": "{{< include _parts/outer2.qmd >}}\n",
+        "reports/2017/zh/_parts/outer2.qmd": "外\n\n{{< include _parts/inner.qmd >}}\n",
+        "reports/2017/zh/domains/c.qmd": "{{< include ../_parts/outer3.qmd >}}\n",
+        "reports/2017/zh/_parts/outer3.qmd": "{{< include /reports/2017/zh/_parts/inner.qmd >}}\n",
+    })
+    with pytest.raises(RenderError) as err:
+        resolve(root, "reports/2017/zh/a.qmd")
+    message = str(err.value)
+    assert message.startswith("reports/2017/zh/_parts/outer.qmd:3: included file inner.qmd not found")
+    assert "looked for reports/2017/zh/inner.qmd" in message
+    # The fix is offered: the path from the project root.
+    assert "{{< include /reports/2017/zh/_parts/inner.qmd >}}" in message
+    assert "内" in resolve(root, "reports/2017/zh/b.qmd").markdown          # relative to the page
+    assert "内" in resolve(root, "reports/2017/zh/domains/c.qmd").markdown  # from the root
+
+
+def test_include_inside_a_code_block_is_expanded_as_quarto_does(tmp_path):
+    root = make_project(tmp_path, {
+        "reports/2017/zh/a.qmd": "```\n{{< include _parts/code.txt >}}\n```\n\n"
+                                 "```\n{{{< include _parts/code.txt >}}}\n```\n",
+        "reports/2017/zh/_parts/code.txt": "print(1)\n",
+    })
+    text = resolve(root, "reports/2017/zh/a.qmd").markdown
+    assert "```\nprint(1)\n```" in text
+    assert "{{< include _parts/code.txt >}}" in text  # the escaped form stays as written
+
+
+@pytest.mark.parametrize("path", ["../../../../../../../../etc/passwd", "../../../../outside.qmd",
+                                  "/../outside.qmd"])
+def test_include_of_a_file_outside_the_project_is_refused(tmp_path, path):
+    root = make_project(tmp_path / "project",
+                        {"reports/2017/zh/a.qmd": f"甲\n\n{{{{< include {path} >}}}}\n"})
+    (tmp_path / "outside.qmd").write_text("secret\n", encoding="utf-8")
+    with pytest.raises(RenderError, match=r"a\.qmd:3: the included file .* is outside the project"):
+        resolve(root, "reports/2017/zh/a.qmd")
+
+
+def test_include_written_without_quartos_spacing_is_named(tmp_path):
+    root = make_project(tmp_path, {"reports/2017/zh/a.qmd": "{{<include _p.qmd>}}\n",
+                                   "reports/2017/zh/_p.qmd": "x\n"})
+    with pytest.raises(RenderError, match=r"a\.qmd:1: .*exactly one space inside the braces"):
+        resolve(root, "reports/2017/zh/a.qmd")
 
 
 def test_include_must_stand_on_its_own_line(tmp_path):
@@ -198,7 +261,8 @@ def test_include_must_stand_on_its_own_line(tmp_path):
     ("::: {.panel-tabset}", "the div class .panel-tabset"),
 ])
 def test_unsupported_syntax_is_an_error_with_file_and_line(tmp_path, line, what):
-    root = make_project(tmp_path, {"reports/2017/zh/a.qmd": f"---\ntitle: T\n---\n\n{line}\n\n:::\n"})
+    closing = "\n\n:::\n" if line.startswith(":::") else "\n"
+    root = make_project(tmp_path, {"reports/2017/zh/a.qmd": f"---\ntitle: T\n---\n\n{line}{closing}"})
     with pytest.raises(UnsupportedSyntax) as err:
         resolve(root, "reports/2017/zh/a.qmd")
     assert err.value.line == 5
@@ -237,23 +301,44 @@ def embed_project(tmp_path):
                                    "{{< embed /build/u/2017/notebooks/d.ipynb#fig-none-zh >}}\n"})
 
 
-def test_embed_figure_for_html_uses_the_svg_with_label_caption_and_alt(embed_project):
+def test_embed_figure_for_html_uses_the_html_output_in_a_captioned_float(embed_project):
+    # Quarto's order for HTML output puts text/html first (display-data.ts).
     doc = resolve(embed_project, "reports/2017/zh/p.qmd")
-    assert '![图的标题](p_files/figure-html/fig-a-zh.svg){#fig-a-zh fig-alt="替代\\"文字\\""}' in doc.markdown
-    [fig] = [f for f in doc.figures if f.label == "fig-a-zh"]
-    assert fig.mime == "image/svg+xml" and fig.data.decode() == SVG
-    written = doc.write_media(embed_project / "out")
-    assert written == [embed_project / "out/p_files/figure-html/fig-a-zh.svg"]
-    assert written[0].read_text() == SVG
+    block = doc.markdown[doc.markdown.index("::: {#fig-a-zh}"):]
+    assert block.startswith('::: {#fig-a-zh}\n```{=html}\n<img src="data:image/svg+xml;base64,')
+    assert block.index('alt="替代&quot;文字&quot;"') < block.index("\n\n图的标题\n:::")
 
 
-def test_embed_figure_for_typst_uses_the_png(embed_project):
+def test_embed_figure_for_typst_takes_quartos_first_choice(embed_project):
+    # For Typst: text/markdown, then image/svg+xml, then image/png (display-data.ts); this
+    # cell offers HTML and PNG, so the PNG is taken, with the caption of its cell option.
     doc = resolve(embed_project, "reports/2017/zh/p.qmd", target="typst")
-    assert "![图的标题](p_files/figure-typst/fig-a-zh.png){#fig-a-zh" in doc.markdown
+    assert "::: {#fig-a-zh}\n![](p_files/figure-typst/fig-a-zh-1.png)\n\n图的标题\n:::" in doc.markdown
     [fig] = [f for f in doc.figures if f.label == "fig-a-zh"]
     assert fig.mime == "image/png" and fig.data.startswith(b"\x89PNG")
-    assert fig.alt == '替代"文字"'  # from the HTML output's <img alt>
     assert "::: {#fig-none-zh}\n当年没有数据。\n\n没有图\n:::" in doc.markdown
+
+
+def test_embed_prefers_svg_over_png_and_markdown_over_both_for_typst(tmp_path):
+    svg_b64 = base64.b64encode(SVG.encode()).decode()
+    notebook(tmp_path / "build/u/2017/notebooks/d.ipynb", [
+        {"source": "#| label: fig-v\n#| fig-cap: 矢量\nshow()",
+         "data": {"text/html": f'<img src="data:image/svg+xml;base64,{svg_b64}">',
+                  "image/svg+xml": SVG, "image/png": PNG_B64, "text/plain": "alt"}},
+        {"source": "#| label: tbl-t\n#| tbl-cap: 表\nshow()",
+         "data": {"text/html": "<table><tr><td>1</td></tr></table>",
+                  "text/markdown": "```{=typst}\n#table(columns: 1)[1]\n```", "text/plain": "t"}},
+    ])
+    root = make_project(tmp_path, {"reports/2017/zh/p.qmd":
+                                   "{{< embed /build/u/2017/notebooks/d.ipynb#fig-v >}}\n\n"
+                                   "{{< embed /build/u/2017/notebooks/d.ipynb#tbl-t >}}\n"})
+    typst = resolve(root, "reports/2017/zh/p.qmd", target="typst")
+    [fig] = typst.figures
+    assert fig.mime == "image/svg+xml" and fig.filename.endswith(".svg")
+    assert "::: {#tbl-t}\n```{=typst}\n#table(columns: 1)[1]\n```\n\n表\n:::" in typst.markdown
+    html = resolve(root, "reports/2017/zh/p.qmd", target="html")
+    assert "<table><tr><td>1</td></tr></table>" in html.markdown and "#table" not in html.markdown
+    assert not html.figures
 
 
 def test_embed_table_is_a_captioned_div_without_web_fonts(embed_project):
@@ -285,7 +370,7 @@ def test_embed_errors_name_the_label_or_notebook(embed_project):
 def test_fixture_notebook_embeds_resolve(tmp_path):
     doc = resolve_document(FIXTURE / "reports/2017/en/index.qmd", project=load_project(FIXTURE, "en"),
                            lang="en", target="html")
-    assert {f.label for f in doc.figures} == {"fig-targets-en"}
+    assert "::: {#fig-targets-en}" in doc.markdown and "::: {#tbl-targets-en}" in doc.markdown
     assert [t.label for t in doc.tables] == ["tbl-targets-en"]
     assert doc.metadata["number-sections"] is True and doc.metadata["toc"] is True
 
@@ -526,3 +611,53 @@ def test_typst_only_report_resolves_its_parts_for_the_pdf():
     assert "文号：测〔2018〕1号。" in doc.markdown
     assert doc.metadata["papersize"] == "a4"  # format: typst options of _quarto.yml
     assert "toc" not in doc.metadata  # the html options do not leak into the PDF
+
+
+@pytest.mark.parametrize("ref", ["../../../../outside.png", "/../outside.png",
+                                 "../../../../../../../../etc/hostname"])
+def test_an_image_outside_the_project_is_refused_for_both_targets(tmp_path, ref):
+    root = make_project(tmp_path / "project", {"reports/2017/zh/a.qmd": f"甲\n\n![图]({ref})\n"})
+    (tmp_path / "outside.png").write_bytes(b"\x89PNG SYNTHETIC")
+    for target in ("html", "typst"):
+        with pytest.raises(RenderError, match=r"a\.qmd:3: the image .* is outside the project"):
+            resolve(root, "reports/2017/zh/a.qmd", target=target)
+
+
+def test_images_inside_the_project_and_web_addresses_are_accepted(tmp_path):
+    root = make_project(tmp_path, {"reports/2017/zh/a.qmd": "![a](img/a.png) ![b](/shared/b.png) "
+                                                            "![c](https://example.org/c.png)\n"})
+    assert "![a](img/a.png)" in resolve(root, "reports/2017/zh/a.qmd").markdown
+
+
+def test_an_unclosed_div_is_reported_at_its_line_in_its_own_file(tmp_path):
+    root = make_project(tmp_path, {
+        "reports/2017/zh/a.qmd": "{{< include _parts/p.qmd >}}\n\n后文\n",
+        "reports/2017/zh/_parts/p.qmd": "甲\n\n::: {.callout-note}\n说明\n",
+        "reports/2017/zh/b.qmd": "甲\n\n:::\n",
+    })
+    with pytest.raises(RenderError, match=r"_parts/p\.qmd:3: the div ::: \{\.callout-note\} is never closed"):
+        resolve(root, "reports/2017/zh/a.qmd")
+    with pytest.raises(RenderError, match=r"b\.qmd:3: this ::: closes no div"):
+        resolve(root, "reports/2017/zh/b.qmd")
+
+
+def test_a_typst_failure_names_the_qmd_file_and_line(tmp_path):
+    """A raw Typst block that does not compile is reported against the .qmd line it came
+    from, and the generated Typst source that is named in the message still exists."""
+    from bpsreport.render.pdf import PdfBuildError, render_typst_document
+
+    root = make_project(tmp_path, {
+        "reports/2017/zh/report.qmd": "---\ntitle: T\nformat: typst\n---\n\n"
+                                      "{{< include _parts/p.qmd >}}\n",
+        "reports/2017/zh/_parts/p.qmd": "第一段。\n\n第二段。\n\n```{=typst}\n#let f(x) = x\n#f(1, 2\n```\n\n"
+                                        "第三段。\n",
+    })
+    work = tmp_path / "work"
+    with pytest.raises(PdfBuildError) as err:
+        render_typst_document(root / "reports/2017/zh/report.qmd", tmp_path / "out.pdf",
+                              project=load_project(root, "zh"), lang="zh", year=2017, root=root,
+                              work_dir=work)
+    message = str(err.value)
+    assert message.startswith("reports/2017/zh/_parts/p.qmd:5: the PDF could not be typeset here")
+    kept = re.search(r"stays at (\S+\.typ) for inspection", message)
+    assert kept and Path(kept.group(1)).is_file()

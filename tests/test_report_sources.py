@@ -80,7 +80,7 @@ def headings(text: str) -> list[tuple[int, str, str]]:
 
 
 def strip_lang(value: str, lang: str) -> str:
-    return re.sub(rf"[-.]{lang}\b", "", value)
+    return re.sub(rf"[-.]{lang}\b", "", value).replace(f"/{lang}/", "/<lang>/")
 
 
 def notebook_labels(name: str) -> set[str]:
@@ -230,7 +230,12 @@ def test_includes_resolve_to_parts_or_generated_files(lang, built):
         for name, arg in shortcodes(path.read_text(encoding="utf-8")):
             if name != "include":
                 continue
-            target = (path.parent / arg).resolve()
+            # Quarto resolves an include against the page being rendered, not the part
+            # holding it (../shared/QUARTO.md item 2): a part's includes are written from
+            # the project root, and a page's relative to the page.
+            assert arg.startswith("/"), f"{path}: {arg} must start with / (the project root)"
+            target = (ROOT / arg.lstrip("/")).resolve() if arg.startswith("/") else \
+                (path.parent / arg).resolve()
             folder = target.parent.name
             assert target.parent.parent == (REPORTS / lang).resolve(), f"{path}: {arg}"
             if folder == "_generated":
@@ -354,21 +359,41 @@ def test_project_profiles(domains):
     base = yaml.safe_load((ROOT / "_quarto.yml").read_text(encoding="utf-8"))
     assert base["project"]["type"] == "website"
     # Lists are concatenated when a profile is merged: they live in the profiles only.
-    assert "render" not in base["project"] and "navbar" not in base.get("website", {})
+    assert "render" not in base["project"] and "sidebar" not in base.get("website", {})
+    assert base["project"]["post-render"] == "scripts/post-render.py"
     assert set(base["format"]) == {"html", "typst"}
     for lang in LANGS:
         profile = yaml.safe_load((ROOT / f"_quarto-{lang}.yml").read_text(encoding="utf-8"))
         assert profile["lang"] == lang
         assert profile["project"]["output-dir"] == f"_site/{lang}"
-        assert profile["project"]["render"] == [f"reports/*/{lang}/**/*.qmd"]
+        # Anchored at the root: without "/" Quarto would match at any depth (tests/...).
+        assert profile["project"]["render"] == [f"/reports/*/{lang}/**/*.qmd"]
+        [sidebar] = [b for b in profile["website"]["sidebar"] if b["id"] == f"{lang}-2017"]
         hrefs = []
-        for item in profile["website"]["navbar"]["left"]:
-            hrefs += [sub["href"] for sub in item.get("menu", [])] or [item["href"]]
+        for item in sidebar["contents"]:
+            hrefs += [sub for sub in item.get("contents", [])] or [item["href"]]
         assert all((ROOT / h).is_file() for h in hrefs), hrefs
-        assert all(f"/{lang}/" in h for h in hrefs)
+        assert all(f"/2017/{lang}/" in h for h in hrefs)
         assert [Path(h).stem for h in hrefs if "/domains/" in h] == domains
         assert {Path(h).name for h in hrefs} >= {"index.qmd", "summary.qmd", "tasks.qmd",
                                                  "targets.qmd", "sources.qmd"}
+
+
+def test_render_globs_pick_up_nothing_outside_reports():
+    """Quarto's own glob rules (bpsreport.render.inputs): every input of both profiles is
+    a page of reports/<year>/<lang>/, none from tests/, build/ or anywhere else."""
+    from bpsreport.render.inputs import project_inputs
+
+    for lang in LANGS:
+        profile = yaml.safe_load((ROOT / f"_quarto-{lang}.yml").read_text(encoding="utf-8"))
+        inputs = project_inputs(ROOT, profile["project"]["render"],
+                                output_dir=profile["project"]["output-dir"])
+        assert inputs, lang
+        for rel in inputs:
+            assert rel.parts[0] == "reports" and rel.parts[2] == lang, rel
+    # The same rules really would match the test fixtures without the leading "/".
+    loose = project_inputs(ROOT, ["reports/*/zh/**/*.qmd"], output_dir="_site/zh")
+    assert any(rel.parts[0] == "tests" for rel in loose)
 
 
 @pytest.mark.parametrize("lang", LANGS)
@@ -376,9 +401,9 @@ def test_every_domain_has_a_page_and_a_part(lang, domains):
     summary = (REPORTS / lang / "_parts" / "summary.qmd").read_text(encoding="utf-8")
     for d in domains:
         page = (REPORTS / lang / "domains" / f"{d}.qmd").read_text(encoding="utf-8")
-        assert f"{{{{< include ../_parts/{d}.qmd >}}}}" in page
-        assert f"{{{{< include ../_generated/tasks-{d}.qmd >}}}}" in page
-        assert f"{{{{< include {d}.qmd >}}}}" in summary
+        assert f"{{{{< include /reports/{YEAR}/{lang}/_parts/{d}.qmd >}}}}" in page
+        assert f"{{{{< include /reports/{YEAR}/{lang}/_generated/tasks-{d}.qmd >}}}}" in page
+        assert f"{{{{< include /reports/{YEAR}/{lang}/_parts/{d}.qmd >}}}}" in summary
         part = (REPORTS / lang / "_parts" / f"{d}.qmd").read_text(encoding="utf-8")
         paragraphs = [b for b in part.split("\n\n") if b.strip() and not b.startswith("#")]
         assert 2 <= len(paragraphs) <= 4, f"{d}: {len(paragraphs)} paragraphs"

@@ -1,8 +1,10 @@
-"""The reviewer site made by the built-in renderer: layout, links, language switch, search,
-downloads, and no external request.
+"""The reviewer site made by the built-in renderer and the project's post-render step:
+layout, navigation, links, the edition bar (language switch, downloads, search over every
+edition), the root page, and no external request.
 
-Rendered from the SYNTHETIC fixture project (``tests/fixtures/render/``) and, when a build
-has produced its inputs, from the real 2017 project as well.
+Rendered from the SYNTHETIC fixture project (``tests/fixtures/render/``) through the
+built-in backend (pages, PDF, then ``scripts/post-render.py`` as Quarto runs it) and, when
+a build has produced it, from the real 2017 site as well.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ class PageParser(HTMLParser):
         for key in ("href", "src", "data", "poster"):
             if a.get(key) is not None:
                 self.refs.append((tag, key, a[key]))
-        if tag == "a" and "lang-switch" in (a.get("class") or ""):
+        if tag == "a" and "bps-lang" in (a.get("class") or "").split():
             self.switch.append(a["href"])
         if tag == "meta" and (a.get("http-equiv") or "").lower() == "refresh":
             url = (a.get("content") or "").split("url=", 1)[-1]
@@ -68,6 +70,8 @@ def parse(path: Path) -> PageParser:
 
 
 def is_external(value: str) -> bool:
+    if value.startswith("data:"):
+        return False  # inline (an embedded chart): nothing is fetched
     return bool(re.match(r"^[a-z][a-z0-9+.-]*:", value, re.I)) or value.startswith("//")
 
 
@@ -86,6 +90,8 @@ def check_site(site: Path, langs=("zh", "en")) -> dict:
     problems = []
     for page, info in parsed.items():
         for tag, attr, value in info.refs:
+            if value.startswith("data:"):
+                continue
             if is_external(value):
                 if tag in RESOURCE_TAGS or tag == "meta":
                     problems.append(f"{page.relative_to(site)}: external resource <{tag} {attr}={value!r}>")
@@ -127,11 +133,20 @@ def check_language_switch(site: Path, parsed: dict, langs=("zh", "en")) -> int:
 
 # --- the fixture site ------------------------------------------------------------------------------
 
+def render_fixture(tmp_path: Path, project_name: str = "project"):
+    import shutil
+
+    project = tmp_path / project_name  # a copy: the backend keeps its page cache under build/
+    shutil.copytree(FIXTURE, project)
+    request = RenderRequest(root=project, unit_id="test-unit", year=2017,
+                            site_dir=tmp_path / "site", pdf_dir=tmp_path / "pdf",
+                            work_dir=tmp_path / "typst")
+    return project, select_backend("builtin").render(request)
+
+
 @pytest.fixture(scope="module")
-def fixture_site(tmp_path_factory):
-    site = tmp_path_factory.mktemp("site")
-    result = render_site(FIXTURE, site, langs=("zh", "en"), unit_id="test-unit", year=2017)
-    return site, result
+def fixture_site(rendered_fixture):
+    return rendered_fixture.site_dir, rendered_fixture
 
 
 def test_pages_exist_for_both_languages_in_the_contract_layout(fixture_site):
@@ -140,32 +155,37 @@ def test_pages_exist_for_both_languages_in_the_contract_layout(fixture_site):
         base = site / lang / "reports" / "2017" / lang
         assert sorted(p.relative_to(base).as_posix() for p in base.rglob("*.html")) == [
             "domains/education.html", "domains/environment.html", "index.html", "targets.html"]
-        assert (base / "index_files" / "figure-html" / f"fig-targets-{lang}.svg").is_file()
+        # The PDF goes where Quarto puts it, beside the pages; post-render publishes it.
+        assert (base / "report.pdf").read_bytes().startswith(b"%PDF")
     # parts and the typst-only report are not pages
     assert not list(site.rglob("_parts")) and not list(site.rglob("report.html"))
-    assert len(result.pages) == 8
+    assert set(result.pdfs) == {"zh", "en", "bilingual"}
 
 
 def test_every_internal_link_resolves_and_nothing_is_fetched_from_outside(fixture_site):
     site, _ = fixture_site
     parsed = check_site(site)
-    assert len(parsed) == 9  # 8 pages + the chooser
+    assert len(parsed) == 11  # 8 pages, the root page and one index page per language
 
 
 def test_language_switch_of_every_page_lands_on_the_same_page(fixture_site):
     site, _ = fixture_site
-    assert check_language_switch(site, check_site(site)) == 8
+    parsed = {p: v for p, v in check_site(site).items() if "reports" in p.parts}
+    assert check_language_switch(site, parsed) == 8
 
 
-def test_chooser_redirects_to_the_chinese_overview_and_links_both(fixture_site):
+def test_root_page_lists_the_editions_in_both_languages_without_redirecting(fixture_site):
     site, _ = fixture_site
     info = parse(site / "index.html")
-    assert ("meta", "refresh", "zh/reports/2017/zh/index.html") in info.refs
+    assert not [r for r in info.refs if r[0] == "meta"]  # no silent redirect
     hrefs = [v for t, k, v in info.refs if t == "a"]
-    assert hrefs == ["zh/reports/2017/zh/index.html", "en/reports/2017/en/index.html"]
+    assert "zh/reports/2017/zh/index.html" in hrefs and "en/reports/2017/en/index.html" in hrefs
+    assert "downloads/2017/report-bilingual.pdf" in hrefs
+    text = (site / "index.html").read_text(encoding="utf-8")
+    assert "2017年版" in text and "2017 edition" in text and 'data-pick="en"' in text
 
 
-def test_navbar_lists_the_profile_pages_with_labels_in_the_page_language(fixture_site):
+def test_navigation_is_the_profile_navbar_with_labels_in_the_page_language(fixture_site):
     site, _ = fixture_site
     zh = (site / "zh/reports/2017/zh/domains/education.html").read_text(encoding="utf-8")
     nav = zh.split('<nav class="site-nav"', 1)[1].split("</nav>", 1)[0]
@@ -176,68 +196,74 @@ def test_navbar_lists_the_profile_pages_with_labels_in_the_page_language(fixture
     assert ">Target table</a>" in en and ">Overview</a>" in en and '<html lang="en"' in en
 
 
-def test_download_menu_lists_only_existing_files(fixture_site):
+def test_edition_bar_names_the_edition_and_offers_the_downloads_that_exist(fixture_site):
     site, _ = fixture_site
     page = (site / "zh/reports/2017/zh/index.html").read_text(encoding="utf-8")
-    menu = page.split('<details class="downloads">', 1)[1].split("</details>", 1)[0]
-    assert '<a href="../../../../downloads/2017/assessment-2017.csv" download>' in menu
-    assert ".pdf" not in menu  # no PDF was given to render_site
-    assert (site / "downloads/2017/assessment-2017.csv").read_text().startswith("unit_id,year")
+    main = page.split('<main id="content"', 1)[1]
+    bar = main[: main.index("<!-- /bps-edition-bar -->")]
+    assert '<span class="bps-edition">2017年版</span>' in bar
+    menu = bar.split('<details class="bps-downloads">', 1)[1].split("</details>", 1)[0]
+    hrefs = re.findall(r'href="([^"]+)"', menu)
+    assert hrefs == ["../../../../downloads/2017/report-zh.pdf",
+                     "../../../../downloads/2017/report-en.pdf",
+                     "../../../../downloads/2017/report-bilingual.pdf",
+                     "../../../../downloads/2017/assessment-2017.csv"]
+    assert "中英文合订本" in menu  # the combined PDF is named for what it is
+    for href in hrefs:
+        assert (site / "zh/reports/2017/zh" / href).resolve().is_file()
+    assert "征求意见稿" not in bar  # the fixture edition is not a draft
 
 
-def test_search_index_covers_every_page_and_heading(fixture_site):
+def test_search_index_covers_every_page_with_its_year_and_without_footnote_marks(fixture_site):
     site, _ = fixture_site
     for lang, word, heading in (("zh", "合成", "主要工作"), ("en", "synthetic", "Main work")):
-        entries = json.loads((site / lang / "search.json").read_text(encoding="utf-8"))
+        js = (site / f"_bps/search/2017-{lang}.js").read_text(encoding="utf-8")
+        entries = json.loads(js[js.index("] = ") + 4:].rstrip().rstrip(";"))
         pages = {e["href"].split("#")[0] for e in entries}
-        assert pages == {f"reports/2017/{lang}/{p}.html" for p in
+        assert pages == {f"{lang}/reports/2017/{lang}/{p}.html" for p in
                          ("index", "targets", "domains/education", "domains/environment")}
+        assert all(e["year"] == 2017 for e in entries)
         assert any(heading in e["section"] and e["href"].endswith("#sec-work") for e in entries)
         assert any(word in e["text"].lower() for e in entries)
-        js = (site / lang / "site_libs/bpsreport/search-index.js").read_text(encoding="utf-8")
-        assert js.startswith("window.BPS_SEARCH_INDEX = [")
+    registry = json.loads((site / "_bps/editions.json").read_text(encoding="utf-8"))
+    assert registry["editions"]["2017"]["pages"]["en"]
 
 
 def test_pages_carry_the_chart_table_and_numbered_headings(fixture_site):
     site, _ = fixture_site
     page = (site / "zh/reports/2017/zh/targets.html").read_text(encoding="utf-8")
     assert '<div id="tbl-targets-zh" class="float float-table">' in page
-    assert '<img src="targets_files/figure-html/fig-targets-zh.svg" alt="条形图' in page
+    assert 'alt="条形图' in page and "data:image/svg+xml;base64," in page
     assert "fonts.googleapis.com" not in page
     index = (site / "zh/reports/2017/zh/index.html").read_text(encoding="utf-8")
     assert '<span class="header-section-number">一、</span>总体情况' in index
 
 
-def test_builtin_backend_renders_the_site_through_the_render_interface(tmp_path):
+def test_post_render_runs_again_without_changing_anything(fixture_site, tmp_path):
+    """The step is idempotent: running it twice on the same output changes no byte."""
+    import os
     import shutil
+    import subprocess
+    import sys
 
-    project = tmp_path / "project"  # a copy: the backend keeps its page cache under build/
-    shutil.copytree(FIXTURE, project)
-    backend = select_backend("builtin")
-    request = RenderRequest(root=project, unit_id="test-unit", year=2017, site_dir=tmp_path / "site",
-                            pdf_dir=tmp_path / "pdf")
-    result = backend.render(request, pdfs=False)  # the PDFs have their own tests
-    assert result.backend == "builtin" and result.site_dir == tmp_path / "site"
-    assert (tmp_path / "site/en/reports/2017/en/targets.html").is_file()
-    assert result.pdfs == {}
-    assert list((project / "build/test-unit/2017/render-cache/html").rglob("*.html"))
+    site = tmp_path / "site"
+    shutil.copytree(fixture_site[0], site)
+    before = {p: p.read_bytes() for p in site.rglob("*") if p.is_file()}
+    files = "\n".join(str(p) for p in (site / "en").rglob("*.html"))
+    env = dict(os.environ, QUARTO_PROJECT_OUTPUT_DIR=str(site / "en"), QUARTO_PROFILE="en",
+               QUARTO_PROJECT_OUTPUT_FILES=files)
+    subprocess.run([sys.executable, str(FIXTURE / "scripts/post-render.py")], cwd=FIXTURE, env=env,
+                   check=True)
+    after = {p: p.read_bytes() for p in site.rglob("*") if p.is_file()}
+    assert after == before
 
 
 # --- the real 2017 project -------------------------------------------------------------------------
 
-def real_project_missing() -> str:
-    needed = [ROOT / "_quarto.yml", ROOT / "_quarto-zh.yml", ROOT / "_quarto-en.yml",
-              ROOT / "_variables.yml", ROOT / "reports" / "2017" / "zh" / "index.qmd",
-              ROOT / "build" / "gd-province" / "2017" / "notebooks"]
-    missing = [str(p.relative_to(ROOT)) for p in needed if not p.exists()]
-    return ", ".join(missing)
-
-
 @pytest.fixture(scope="module")
-def real_site(tmp_path_factory, edition_2017):
-    assert real_project_missing() == ""
-    site = tmp_path_factory.mktemp("real-site")
-    render_site(ROOT, site, langs=("zh", "en"), unit_id="gd-province", year=2017)
+def real_site(edition_2017):
+    site = ROOT / "_site"
+    assert (site / "zh" / "reports" / "2017" / "zh" / "index.html").is_file()
     return site
 
 
@@ -248,8 +274,8 @@ def test_real_site_pages_links_switch_and_no_external_request(real_site):
         for name in ("index", "summary", "tasks", "targets", "sources"):
             assert (base / f"{name}.html").is_file(), f"{lang}/{name}.html"
         assert len(list((base / "domains").glob("*.html"))) == 10
-    assert check_language_switch(real_site, parsed) == sum(
-        1 for p in parsed if p.relative_to(real_site).parts[0] in ("zh", "en"))
+    pages = {p: v for p, v in parsed.items() if "reports" in p.parts and "2017" in p.parts}
+    assert check_language_switch(real_site, pages) == len(pages)
 
 
 def test_unchanged_pages_come_from_the_cache_and_a_changed_source_re_renders_only_its_page(
@@ -282,21 +308,3 @@ def test_unchanged_pages_come_from_the_cache_and_a_changed_source_re_renders_onl
     assert len(calls) == 1
     page = next(r for r in third.pages if r.page.rel.name == "environment.qmd" and r.page.lang == "en")
     assert "One more synthetic sentence." in page.html_path.read_text(encoding="utf-8")
-
-
-def test_pdfs_given_to_the_site_are_offered_for_download(tmp_path):
-    pdfs = {}
-    for key in ("zh", "en", "bilingual"):
-        pdfs[key] = tmp_path / f"built-{key}.pdf"
-        pdfs[key].write_bytes(b"%PDF-1.4\n% SYNTHETIC placeholder, not a real edition\n")
-    site = tmp_path / "site"
-    render_site(FIXTURE, site, langs=("zh", "en"), unit_id="test-unit", year=2017, pdfs=pdfs)
-    page = (site / "en/reports/2017/en/domains/education.html").read_text(encoding="utf-8")
-    menu = page.split('<details class="downloads">', 1)[1].split("</details>", 1)[0]
-    hrefs = re.findall(r'href="([^"]+)"', menu)
-    assert hrefs == ["../../../../../downloads/2017/report-zh.pdf", "../../../../../downloads/2017/report-en.pdf",
-                     "../../../../../downloads/2017/report-bilingual.pdf",
-                     "../../../../../downloads/2017/assessment-2017.csv"]
-    assert ">PDF (bilingual)</a>" in menu
-    assert (site / "downloads/2017/report-bilingual.pdf").read_bytes().startswith(b"%PDF")
-    check_site(site)

@@ -10,7 +10,9 @@ name except 127.0.0.1 mapped to "not found" and writes a net log; the tests prov
 - every link on every page resolves (HTTP 200 for a fetch from the page);
 - the language switch of each page lands on the same page in the other language;
 - the target table and the charts are in the DOM and the chart images decode;
-- the search box finds a page offline;
+- the search box of the edition bar finds a page offline, labels the hit with its year and
+  can be limited to one edition;
+- the root page lists the editions without redirecting and remembers the language picked;
 - zero requests leave the machine (page requests and the browser's own sockets).
 
 Skipped, with the reason, only when Chromium is not installed. Set ``BPS_SCREENSHOTS`` to
@@ -35,7 +37,6 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
-from bpsreport.render.html import render_site
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = Path(__file__).parent / "fixtures" / "render"
@@ -223,10 +224,9 @@ class Tab:
 # --- fixtures ------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def fixture_site(tmp_path_factory):
-    site = tmp_path_factory.mktemp("browser-site")
-    render_site(FIXTURE, site, langs=("zh", "en"), unit_id="test-unit", year=2017)
-    return site
+def fixture_site(rendered_fixture):
+    """The fixture edition through the built-in backend: pages, PDFs, post-render step."""
+    return rendered_fixture.site_dir
 
 
 @pytest.fixture(scope="module")
@@ -276,8 +276,6 @@ def check_pages_in_browser(browser: Browser, server: LocalSite, site: Path, shot
     pages = site_pages(site)
     summary = {"pages": 0, "links": 0}
     for rel in pages:
-        if rel == "index.html":
-            continue  # the chooser redirects at once; test_chooser_redirects_to_the_chinese_site
         tab.navigate(server.base + rel)
         summary["pages"] += 1
         links = tab.evaluate(LINKS_JS, await_promise=True)
@@ -300,21 +298,21 @@ def test_every_page_and_link_resolves_from_the_local_server(browser, served, fix
     if shots:
         shots.mkdir(parents=True, exist_ok=True)
     summary = check_pages_in_browser(browser, served, fixture_site, shots)
-    assert summary["pages"] == 8 and summary["links"] > 50
+    assert summary["pages"] == 11 and summary["links"] > 50  # 8 pages and 3 index pages
     statuses = {code for _, code in served.access_log}
     assert statuses <= {200, 304}, [e for e in served.access_log if e[1] not in (200, 304)]
     requested = {path for path, _ in served.access_log}
     assert "/zh/site_libs/bpsreport/site.css" in requested
-    assert "/en/reports/2017/en/index_files/figure-html/fig-targets-en.svg" in requested
+    assert "/_bps/editions.js" in requested and "/_bps/bar.js" in requested
 
 
 def test_language_switch_lands_on_the_same_page_in_the_other_language(browser, served, fixture_site):
     tab = browser.new_page()
     for rel in site_pages(fixture_site):
-        if rel == "index.html":
-            continue
+        if "/reports/" not in "/" + rel:
+            continue  # the index pages have no counterpart
         tab.navigate(served.base + rel)
-        tab.click_and_wait("a.lang-switch")
+        tab.click_and_wait("a.bps-lang")
         landed = tab.evaluate("location.pathname")
         assert landed == "/" + counterpart(rel), f"{rel}: switch landed on {landed}"
         assert tab.evaluate("document.documentElement.lang") == counterpart(rel).split("/")[0]
@@ -333,27 +331,51 @@ def test_target_table_and_charts_are_in_the_dom(browser, served):
         assert tab.evaluate(f"document.querySelector('#fig-targets-{lang} img').alt") != ""
 
 
-def test_search_box_finds_a_page_offline(browser, served):
+SEARCH_JS = """(async (q, scope) => {
+  const i = document.getElementById('bps-search-input');
+  const s = document.getElementById('bps-search-scope');
+  i.focus(); i.value = q; if (scope !== null) { s.value = scope; }
+  i.dispatchEvent(new Event('input'));
+  for (let n = 0; n < 100; n++) {
+    const items = document.querySelectorAll('.bps-search-results li');
+    if (items.length) { break; }
+    await new Promise(r => setTimeout(r, 50));
+  }
+  return Array.from(document.querySelectorAll('.bps-search-results li')).map(li => ({
+    year: li.getAttribute('data-year'), href: (li.querySelector('a') || {}).href || null,
+    label: (li.querySelector('.bps-hit-year') || {}).textContent || null}));
+})"""
+
+
+def test_search_box_finds_a_page_offline_and_labels_the_edition(browser, served):
     tab = browser.new_page()
     tab.navigate(f"{served.base}zh/reports/2017/zh/domains/environment.html")
-    tab.evaluate("(() => { const i = document.getElementById('search-input'); i.value = '主要工作';"
-                 " i.dispatchEvent(new Event('input')); })()")
-    hits = tab.evaluate("Array.from(document.querySelectorAll('#search-results a')).map(a => a.href)")
-    assert hits and hits[0] == f"{served.base}zh/reports/2017/zh/index.html#sec-work"
-    tab.click_and_wait("#search-results a")
+    options = tab.evaluate("Array.from(document.querySelectorAll('#bps-search-scope option'))"
+                           ".map(o => [o.value, o.textContent])")
+    assert options == [["", "全部年份"], ["2017", "2017年版"]]
+    hits = tab.evaluate(f"({SEARCH_JS})('主要工作', null)", await_promise=True)
+    assert hits and hits[0]["href"] == f"{served.base}zh/reports/2017/zh/index.html#sec-work"
+    assert hits[0]["label"] == "2017年版" and hits[0]["year"] == "2017"
+    tab.click_and_wait(".bps-search-results a")
     assert tab.evaluate("location.pathname + location.hash") == "/zh/reports/2017/zh/index.html#sec-work"
+    # Limited to an edition that has no such page: nothing is found.
+    tab.navigate(f"{served.base}en/reports/2017/en/index.html")
+    hits = tab.evaluate(f"({SEARCH_JS})('synthetic', '2017')", await_promise=True)
+    assert hits and all(h["year"] == "2017" for h in hits)
 
 
-def test_chooser_redirects_to_the_chinese_site(browser, served):
+def test_root_page_lists_editions_and_remembers_the_language(browser, served):
     tab = browser.new_page()
-    since = len(browser.events)
-    browser.call("Page.navigate", {"url": served.base + "index.html"}, tab.session)
-    deadline = time.monotonic() + WAIT_S
-    while tab.evaluate("location.pathname") != "/zh/reports/2017/zh/index.html":
-        browser.wait_event("Page.loadEventFired", tab.session, since)
-        since = len(browser.events)
-        assert time.monotonic() < deadline
-    assert tab.evaluate("document.title").startswith("2017") or tab.evaluate("document.documentElement.lang") == "zh"
+    tab.navigate(served.base + "index.html")
+    assert tab.evaluate("location.pathname") == "/index.html"  # no redirect
+    cards = tab.evaluate("Array.from(document.querySelectorAll('.bps-card')).map(c => c.dataset.year)")
+    assert cards == ["2017"]
+    tab.evaluate("document.querySelector('[data-pick=\"en\"]').click()")
+    tab.navigate(served.base + "index.html")
+    assert tab.evaluate("document.querySelector('[data-pick=\"en\"]').getAttribute('aria-pressed')") == "true"
+    visible = tab.evaluate("Array.from(document.querySelectorAll('.bps-card-lang'))"
+                           ".filter(b => !b.hidden).map(b => b.dataset.lang)")
+    assert visible == ["en"]
 
 
 def test_zero_requests_leave_the_machine(browser, served, fixture_site):
@@ -367,11 +389,9 @@ def test_zero_requests_leave_the_machine(browser, served, fixture_site):
 
 
 @pytest.fixture(scope="module")
-def real_site(tmp_path_factory, edition_2017):
-    needed = [ROOT / "_quarto.yml", ROOT / "_variables.yml", ROOT / "build" / "gd-province" / "2017" / "notebooks"]
-    assert [p for p in needed if not p.exists()] == []
-    site = tmp_path_factory.mktemp("real-browser-site")
-    render_site(ROOT, site, langs=("zh", "en"), unit_id="gd-province", year=2017)
+def real_site(edition_2017):
+    site = ROOT / "_site"
+    assert (site / "zh" / "reports" / "2017" / "zh" / "index.html").is_file()
     return site
 
 
@@ -388,9 +408,9 @@ def test_real_site_loads_offline_with_table_and_charts(real_site, tmp_path_facto
         for lang in ("zh", "en"):
             tab.navigate(f"{server.base}{lang}/reports/2017/{lang}/targets.html")
             assert tab.evaluate("document.querySelectorAll('.float-table table tbody tr').length") > 10
-            assert tab.evaluate("Array.from(document.querySelectorAll('figure img'))"
+            assert tab.evaluate("Array.from(document.querySelectorAll('[id^=\"fig-\"] img, figure img'))"
                                 ".filter(i => i.naturalWidth > 0).length") >= 1
-            tab.click_and_wait("a.lang-switch")
+            tab.click_and_wait("a.bps-lang")
             assert tab.evaluate("location.pathname").endswith(
                 f"/reports/2017/{'en' if lang == 'zh' else 'zh'}/targets.html")
         assert [u for u in browser.requested_urls() if not is_local(u, server.base)] == []

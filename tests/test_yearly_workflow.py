@@ -33,7 +33,7 @@ UNIT = "gd-province"
 def _copy_built_project(dest: Path) -> Path:
     """The inputs of a build plus the 2017 outputs of the checkout's own build."""
     shutil.copytree(ROOT / "data" / "raw", dest / "data" / "raw")
-    for name in ("config", "notebooks", "templates", "reports"):
+    for name in ("config", "notebooks", "templates", "reports", "scripts"):
         shutil.copytree(ROOT / name, dest / name, ignore=shutil.ignore_patterns("2018"))
     for path in [*ROOT.glob("_quarto*.yml"), ROOT / "pipeline.py"]:
         shutil.copy2(path, dest / path.name)

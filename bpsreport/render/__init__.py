@@ -51,7 +51,13 @@ class UnsupportedSyntax(RenderError):
 
 @dataclass(frozen=True)
 class RenderRequest:
-    """What to render: one edition (unit and year) in some languages, into staging dirs."""
+    """What to render: one edition (unit and year) in some languages, into staging dirs.
+
+    ``site_dir`` receives the site (each language's profile output folder under it, as
+    ``_site`` does); ``pdf_dir`` receives copies of the edition's PDFs from the site's
+    downloads; ``work_dir`` keeps intermediate files (the Typst sources) for inspection.
+    ``draft`` marks every PDF page and site page of an edition that is not final.
+    """
 
     root: Path
     unit_id: str
@@ -59,6 +65,13 @@ class RenderRequest:
     site_dir: Path
     pdf_dir: Path
     langs: tuple[str, ...] = ("zh", "en")
+    work_dir: Path | None = None
+    draft: bool = False
+
+    @property
+    def target(self) -> str:
+        """The folder ``quarto render`` is given, per language profile."""
+        return f"reports/{self.year}/{{lang}}"
 
 
 @dataclass

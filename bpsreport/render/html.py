@@ -1,15 +1,10 @@
-"""The reviewer site, built without Quarto: pandoc pages, a navbar, search, a language switch.
+"""The reviewer site's pages, built without Quarto: pandoc pages with the project's navigation.
 
-Layout (``docs/rendering.md``), under the site directory of a render request::
+Layout (``docs/rendering.md``), under the site directory of a render request, as Quarto
+writes it::
 
-    index.html                               language chooser (redirects to zh)
     <lang>/reports/<year>/<lang>/**.html     pages, mirroring the sources (Quarto's layout)
-    <lang>/reports/<year>/<lang>/<page>_files/figure-html/<label>.svg   embedded charts
-    <lang>/site_libs/bpsreport/              site.css, site.js, search.js, search-index.js
-    <lang>/search.json                       the search index (Quarto's file name)
-    downloads/<year>/report-zh.pdf, report-en.pdf, report-bilingual.pdf
-    downloads/<year>/assessment-<year>.csv, observations-<year>.csv   (clean data of the year)
-    downloads/<year>/tasks-<year+1>.csv                              (the task list it publishes)
+    <lang>/site_libs/bpsreport/              site.css, site.js (the built-in theme)
 
 Every page comes from :func:`bpsreport.render.qmd.resolve_document` and one pandoc run
 with the Lua filters of :mod:`bpsreport.render.filters` (callouts, GB/T 9704 section
@@ -17,17 +12,18 @@ numbers, cross-references, links) and ``templates/html/page.html``. The site mak
 external request: styles and scripts are local files, fonts are the reader's system
 fonts, math is not sent to MathJax, and web-font imports in embedded tables are dropped.
 
-Links in sources and navbar:
+What the pages have in common with the pages real Quarto writes, and only that:
 
-- ``x.qmd`` (relative, or ``/x.qmd`` from the project root) → the page rendered from it;
-- ``/downloads/...`` and other root-relative paths → that path under the site directory;
-- a navbar ``href`` that is not a ``.qmd`` and not root-relative is relative to the
-  language's output directory (``_site/zh/``), as Quarto resolves navbar links.
+- the navigation of ``website``: the ``sidebar`` whose ``contents`` list the page (one
+  per edition, as Quarto picks it) and the ``navbar``, if any; the built-in theme shows
+  both as one row of links under the site title (sections as menus);
+- links: ``x.qmd`` (relative to the page, or ``/x.qmd`` from the project root) → the page
+  rendered from it; a ``.qmd`` that is not an input of the profile is an error, as its
+  link would be broken.
 
-The navbar comes from ``website.navbar`` of the merged project config (``left`` and
-``right`` lists of ``{href, text}`` or ``{text, menu: [...]}``; a ``.qmd`` without
-``text`` shows the page's title). A download menu is added unless the navbar already
-links into ``downloads/``; it lists only files that exist.
+Everything else a reader sees besides the page (the edition bar with the language
+switch, downloads and search over every edition, the root page) is added afterwards by
+the project's ``post-render`` script, for both renderers (:mod:`bpsreport.postrender`).
 """
 
 from __future__ import annotations
@@ -59,20 +55,10 @@ TEMPLATE_DIR = PACKAGE_ROOT / "templates" / "html"
 FILTER_DIR = Path(__file__).resolve().parent / "filters"
 FILTERS = ("callouts.lua", "sections.lua", "crossref.lua", "links.lua")
 LABELS_FILE = FILTER_DIR / "labels.yml"
-ASSETS = ("site.css", "site.js", "search.js", "favicon.svg")
+ASSETS = ("site.css", "site.js", "favicon.svg")
 LIBS_DIR = "site_libs/bpsreport"
 DOWNLOADS_DIR = "downloads"
 
-#: What the download menu offers, in order: (label key, file name under downloads/<year>/).
-#: An edition (e.g. 2017) is the summary of its year and the task list of the next year.
-DOWNLOAD_ITEMS = (
-    ("download-pdf-zh", "report-zh.pdf"),
-    ("download-pdf-en", "report-en.pdf"),
-    ("download-pdf-bilingual", "report-bilingual.pdf"),
-    ("download-data-csv", "assessment-{year}.csv"),
-    ("download-observations-csv", "observations-{year}.csv"),
-    ("download-tasks-csv", "tasks-{next_year}.csv"),
-)
 #: Clean-data files copied into downloads/<year>/: (year offset, file in data/clean/<unit>/<year>/,
 #: name in downloads/<year>/).
 CLEAN_DOWNLOADS = (
@@ -121,10 +107,13 @@ class Page:
 
 @dataclass
 class SitePlan:
+    """The HTML pages of the profiles: ``pages`` are every input of a profile (links may
+    point at any of them, as in Quarto), ``targets`` the ones rendered in this run."""
+
     site_dir: Path
     projects: dict[str, ProjectConfig]
     pages: dict[str, list[Page]] = field(default_factory=dict)
-    year: int | None = None   # the edition being rendered (None: every edition)
+    targets: dict[str, list[Page]] = field(default_factory=dict)
 
     def page_for(self, lang: str, rel: PurePosixPath) -> Page | None:
         for page in self.pages.get(lang, []):
@@ -145,46 +134,38 @@ def lang_output_root(project: ProjectConfig) -> PurePosixPath:
     return PurePosixPath(project.profile or ".")
 
 
-def _is_hidden(rel: PurePosixPath) -> bool:
-    return any(part.startswith(("_", ".")) for part in rel.parts)
-
-
 def render_list(project: ProjectConfig) -> list[PurePosixPath]:
-    """Sources the profile renders: its ``project: render`` globs (``!glob`` excludes)."""
-    root = project.root
-    patterns = project.render_globs or ["**/*.qmd"]
-    include = [p for p in patterns if not p.startswith("!")]
-    exclude = [p[1:] for p in patterns if p.startswith("!")]
-    found: dict[PurePosixPath, None] = {}
-    for pattern in include:
-        for path in sorted(root.glob(pattern)):
-            if not path.is_file() or path.suffix != ".qmd":
-                continue
-            rel = PurePosixPath(path.relative_to(root).as_posix())
-            if _is_hidden(rel) or any(fnmatch.fnmatch(str(rel), ex) for ex in exclude):
-                continue
-            if rel.parts and rel.parts[0] in ("_site", "build", ".venv", "node_modules"):
-                continue
-            found[rel] = None
-    return list(found)
+    """The profile's inputs: its ``project: render`` globs, resolved as Quarto resolves
+    them (:func:`bpsreport.render.inputs.project_inputs`)."""
+    from bpsreport.render.inputs import project_inputs
+
+    output_dir = (project.config.get("project") or {}).get("output-dir")
+    return project_inputs(project.root, project.render_globs, output_dir=output_dir)
 
 
-def _edition_of(rel: PurePosixPath) -> str | None:
-    """The year folder of a report source: ``reports/2017/zh/x.qmd`` -> ``2017``."""
-    return rel.parts[1] if len(rel.parts) > 2 and rel.parts[0] == "reports" else None
+def in_render_target(rel: PurePosixPath, target: str | None) -> bool:
+    """Whether an input is rendered by ``quarto render <target>`` (Quarto compares the
+    paths as strings, so ``reports/2017/zh`` also takes ``reports/2017/zh-old/…``)."""
+    if not target:
+        return True
+    return str(rel).startswith(target.strip("/"))
 
 
-def plan_site(root: Path, langs: tuple[str, ...], site_dir: Path, year: int | None = None) -> SitePlan:
-    """The pages to render. With ``year``, only that edition's pages: the variables of a
-    build belong to one edition, and other editions keep the pages they were built with."""
+def plan_site(root: Path, langs: tuple[str, ...], site_dir: Path, *,
+              target: str | None = None) -> SitePlan:
+    """The HTML pages of each language profile; with ``target`` (``reports/2017/zh``; the
+    language folder is filled in per profile as ``reports/2017/{lang}``), only those are
+    rendered, as ``quarto render <target>`` would."""
     projects = {lang: load_project(root, lang) for lang in langs}
-    plan = SitePlan(site_dir=Path(site_dir), projects=projects, year=year)
+    plan = SitePlan(site_dir=Path(site_dir), projects=projects)
     for lang, project in projects.items():
         out_root = lang_output_root(project)
         pages = []
         for rel in render_list(project):
-            if year is not None and _edition_of(rel) not in (None, str(year)):
-                continue
+            if rel.suffix != ".qmd":
+                raise RenderError(f"{rel}: the built-in renderer renders .qmd sources only; "
+                                  "this input of the profile is a "
+                                  f"{rel.suffix} file (see docs/rendering.md)")
             source = project.root / rel
             front, _, _ = split_front_matter(source.read_text(encoding="utf-8-sig"), source)
             if "html" not in document_formats(front, project):
@@ -193,6 +174,8 @@ def plan_site(root: Path, langs: tuple[str, ...], site_dir: Path, year: int | No
             pages.append(Page(lang=lang, source=source, rel=rel, out_rel=PurePosixPath(
                 posixpath.normpath(str(out_rel))), title=str(front.get("title") or rel.stem)))
         plan.pages[lang] = pages
+        wanted = target.format(lang=lang) if target else None
+        plan.targets[lang] = [p for p in pages if in_render_target(p.rel, wanted)]
     return plan
 
 
@@ -220,12 +203,6 @@ class _Links:
 
     def site_path_of_source(self, rel: PurePosixPath) -> PurePosixPath | None:
         target = self.plan.page_for(self.page.lang, rel)
-        year = self.plan.year
-        if target is None and year is not None and _edition_of(rel) not in (None, str(year)):
-            # A navbar names one edition's pages; a build of another edition links to the
-            # same page of the edition being built.
-            same = PurePosixPath("reports", str(year), *rel.parts[2:])
-            target = self.plan.page_for(self.page.lang, same)
         return target.out_rel if target else None
 
     def navbar_href(self, href: str) -> str:
@@ -237,8 +214,9 @@ class _Links:
             rel = PurePosixPath(posixpath.normpath(path.lstrip("/")))
             out = self.site_path_of_source(rel)
             if out is None:
-                raise RenderError(f"_quarto.yml / _quarto-{self.page.lang}.yml: navbar link "
-                                  f"{href!r} is not a page this profile renders")
+                raise RenderError(f"_quarto.yml / _quarto-{self.page.lang}.yml: the website "
+                                  f"navigation links to {href!r}, which is not an input of "
+                                  f"the {self.page.lang} profile (its project: render list)")
             return relative_href(self.page.out_rel, out) + anchor
         if path.startswith("/"):
             return relative_href(self.page.out_rel, PurePosixPath(path.lstrip("/"))) + anchor
@@ -310,64 +288,50 @@ def navbar_html(items: list, links: _Links) -> str:
     return "\n".join(out)
 
 
-def _navbar_links_downloads(navbar: dict) -> bool:
-    def walk(node) -> bool:
-        if isinstance(node, dict):
-            href = str(node.get("href") or "")
-            if "downloads/" in href:
-                return True
-            return any(walk(v) for v in node.values())
-        if isinstance(node, list):
-            return any(walk(v) for v in node)
-        return False
-    return walk(navbar)
+def _sidebars(website: dict) -> list[dict]:
+    bars = website.get("sidebar") or []
+    if isinstance(bars, dict):
+        bars = [bars]
+    return [b for b in bars if isinstance(b, dict)]
 
 
-def downloads_html(plan: SitePlan, page: Page, year: int | None, labels: dict[str, str]) -> str:
-    if year is None:
-        return ""
-    folder = plan.site_dir / DOWNLOADS_DIR / str(year)
-    entries = []
-    for key, pattern in DOWNLOAD_ITEMS:
-        name = _download_name(pattern, year)
-        if (folder / name).is_file():
-            href = relative_href(page.out_rel, PurePosixPath(DOWNLOADS_DIR) / str(year) / name)
-            entries.append(f'<li><a href="{_esc(href)}" download>{_esc(labels.get(key, name))}</a></li>')
-    if not entries:
-        return ""
-    return (f'<details class="downloads"><summary>{_esc(labels["downloads-label"])}</summary>'
-            f'<ul class="nav-menu-list">{"".join(entries)}</ul></details>')
+def _contents_hrefs(contents) -> list[str]:
+    out: list[str] = []
+    for item in contents if isinstance(contents, list) else [contents]:
+        if isinstance(item, str):
+            out.append(item)
+        elif isinstance(item, dict):
+            if item.get("href") or item.get("file"):
+                out.append(str(item.get("href") or item.get("file")))
+            if "contents" in item:
+                out.extend(_contents_hrefs(item["contents"]))
+    return out
 
 
-def lang_switch_html(plan: SitePlan, page: Page) -> str:
-    links = []
-    for other in plan.projects:
-        if other == page.lang:
-            continue
-        target = plan.page_for(other, counterpart(page.rel, page.lang, other))
-        if target is None:
-            continue
-        labels = labels_for(page.lang)  # a zh page says "English", an en page "中文"
-        href = relative_href(page.out_rel, target.out_rel)
-        lang_attr = plan.projects[other].config.get("lang") or other
-        links.append(f'<a class="lang-switch" href="{_esc(href)}" hreflang="{_esc(lang_attr)}" '
-                     f'lang="{_esc(lang_attr)}" title="{_esc(labels["language-switch-title"])}">'
-                     f'{_esc(labels["language-switch-label"])}</a>')
-    return "\n".join(links)
+def sidebar_for(website: dict, rel: PurePosixPath) -> dict | None:
+    """The sidebar Quarto shows on the page ``rel``: the first whose contents list it."""
+    for bar in _sidebars(website):
+        hrefs = {posixpath.normpath(h.lstrip("/")) for h in _contents_hrefs(bar.get("contents"))}
+        if str(rel) in hrefs:
+            return bar
+    return None
+
+
+def sidebar_items(bar: dict) -> list:
+    """A sidebar's contents as navbar-style items (a section becomes a menu)."""
+    items = []
+    for item in bar.get("contents") or []:
+        if isinstance(item, dict) and "section" in item:
+            items.append({"text": item["section"], "menu": list(item.get("contents") or [])})
+        else:
+            items.append(item)
+    return items
 
 
 def home_href(plan: SitePlan, page: Page) -> str:
-    """The language's overview: ``reports/<year>/<lang>/index.qmd`` of the page's year."""
-    parts = page.rel.parts
-    candidates = []
-    if len(parts) >= 3 and parts[0] == "reports":
-        candidates.append(PurePosixPath(*parts[:3]) / "index.qmd")
-    candidates.append(PurePosixPath("index.qmd"))
-    for cand in candidates:
-        target = plan.page_for(page.lang, cand)
-        if target:
-            return relative_href(page.out_rel, target.out_rel)
-    return relative_href(page.out_rel, page.out_rel)
+    """The site title's link: the language's output folder (``<lang>/index.html``), as in
+    Quarto; the post-render step writes that page (the editions in that language)."""
+    return relative_href(page.out_rel, plan.lang_root(page.lang) / "index.html")
 
 
 # --- pandoc ----------------------------------------------------------------------------
@@ -427,7 +391,9 @@ def run_pandoc(markdown: str, *, metadata: dict, variables: dict[str, str], toc:
         vars_file = tmp_path / "defaults.yaml"
         vars_file.write_text(yaml.safe_dump({"variables": variables}, allow_unicode=True),
                              encoding="utf-8")
-        args = [pandoc_path(), "--from", "markdown", "--to", "html5", "--standalone",
+        from bpsreport.render.pdf import MARKDOWN_READER
+
+        args = [pandoc_path(), "--from", MARKDOWN_READER, "--to", "html5", "--standalone",
                 "--template", str(TEMPLATE_DIR / "page.html"),
                 "--metadata-file", str(meta_file), "--defaults", str(vars_file),
                 "--section-divs", "--wrap=none", "--quiet"]
@@ -450,91 +416,12 @@ def run_pandoc(markdown: str, *, metadata: dict, variables: dict[str, str], toc:
     return html_text
 
 
-# --- search -----------------------------------------------------------------------------
-
-class _TextCollector(HTMLParser):
-    """Headings and text of a page's <main>, split into sections at h1–h3."""
-
-    SKIP = {"script", "style", "nav", "svg", "template", "header"}
-
-    def __init__(self):
-        super().__init__(convert_charrefs=True)
-        self.in_main = 0
-        self.skip = 0
-        self.heading: str | None = None
-        self.heading_id = ""
-        self.sections: list[dict] = [{"id": "", "heading": "", "text": []}]
-        self._pending_id = ""
-        self._last_id = ""
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        if tag == "main":
-            self.in_main += 1
-            return
-        if not self.in_main:
-            return
-        if tag in self.SKIP or (tag == "div" and "toc" in (attrs.get("class") or "")):
-            self.skip += 1
-            return
-        if attrs.get("id"):
-            self._last_id = attrs["id"]
-        if tag in ("h1", "h2", "h3") and not self.skip:
-            self.heading = ""
-            self.heading_id = attrs.get("id") or self._last_id
-        if tag in ("p", "li", "td", "th", "div", "br", "tr", "figcaption"):
-            self._text(" ")
-
-    def handle_endtag(self, tag):
-        if tag == "main":
-            self.in_main -= 1
-            return
-        if not self.in_main:
-            return
-        if tag in self.SKIP:
-            self.skip = max(0, self.skip - 1)
-            return
-        if tag in ("h1", "h2", "h3") and self.heading is not None:
-            self.sections.append({"id": self.heading_id, "heading": " ".join(self.heading.split()),
-                                  "text": []})
-            self.heading = None
-
-    def handle_data(self, data):
-        if not self.in_main or self.skip:
-            return
-        if self.heading is not None:
-            self.heading += data
-        else:
-            self._text(data)
-
-    def _text(self, data):
-        self.sections[-1]["text"].append(data)
-
-
-def search_entries(html_text: str, href: str, title: str) -> list[dict]:
-    parser = _TextCollector()
-    parser.feed(html_text)
-    entries = []
-    for sec in parser.sections:
-        text = " ".join("".join(sec["text"]).split())
-        if not text and not sec["heading"]:
-            continue
-        entries.append({
-            "href": href + (f"#{sec['id']}" if sec["id"] else ""),
-            "title": title,
-            "section": sec["heading"],
-            "text": text[:4000],
-        })
-    return entries
-
-
 # --- one page ------------------------------------------------------------------------------
 
 @dataclass
 class RenderedPage:
     page: Page
     html_path: Path
-    search: list[dict]
     inputs: list[Path]
 
 
@@ -565,14 +452,13 @@ def check_page_links(plan: SitePlan, page: Page, lines: list) -> None:
                                       f"project: render list; files starting with _ are parts)")
 
 
-def render_page(plan: SitePlan, page: Page, *, year: int | None,
-                cache_dir: Path | None = None) -> RenderedPage:
+def render_page(plan: SitePlan, page: Page, *, cache_dir: Path | None = None) -> RenderedPage:
     project = plan.projects[page.lang]
     doc = resolve_document(page.source, project=project, lang=page.lang, target="html")
     check_page_links(plan, page, doc.lines)
     out_path = plan.site_dir / page.out_rel
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    # Charts go next to the page, as Quarto puts them: <page>_files/figure-html/.
+    # Images of embedded outputs go next to the page, as Quarto puts them: <page>_files/.
     doc.write_media(out_path.parent)
 
     meta = doc.metadata
@@ -582,12 +468,14 @@ def render_page(plan: SitePlan, page: Page, *, year: int | None,
     website = project.website
     navbar = website.get("navbar") or {}
     site_title = str(website.get("title") or "")
-    search_on = website.get("search", True) is not False
     libs = relative_href(page.out_rel, plan.lang_root(page.lang) / LIBS_DIR)
     root_rel = relative_href(page.out_rel, plan.lang_root(page.lang)) or "."
     site_root_rel = relative_href(page.out_rel, PurePosixPath("."))
-    downloads = "" if _navbar_links_downloads(navbar) else downloads_html(plan, page, year, labels)
-    nav = navbar_html(list(navbar.get("left") or []) + list(navbar.get("right") or []), links)
+    items = list(navbar.get("left") or []) + list(navbar.get("right") or [])
+    bar = sidebar_for(website, page.rel)
+    if bar is not None:
+        items = sidebar_items(bar) + items
+    nav = navbar_html(items, links)
 
     pandoc_meta = _metadata_for_pandoc(meta)
     pandoc_meta["lang"] = lang
@@ -610,18 +498,11 @@ def render_page(plan: SitePlan, page: Page, *, year: int | None,
         "bps-home": _esc(home_href(plan, page)),
         "bps-navbar": nav,
         "bps-nav-label": _esc(labels["navbar-menu-label"]),
-        "bps-downloads": downloads,
-        "bps-lang-switch": lang_switch_html(plan, page),
         "bps-skip-label": _esc(labels["skip-to-content"]),
-        "bps-search": "true" if search_on else "",
-        "bps-search-label": _esc(labels["search-label"]),
-        "bps-search-placeholder": _esc(labels["search-box-placeholder"]),
-        "bps-search-empty": _esc(labels["search-no-results-text"]),
         "bps-footer": _esc(footer) if footer else "",
     }
-    for key in ("bps-search", "bps-footer"):  # pandoc templates test for presence
-        if not variables[key]:
-            variables.pop(key)
+    if not variables["bps-footer"]:  # pandoc templates test for presence
+        variables.pop("bps-footer")
     toc = bool(meta.get("toc"))
     try:
         html_text = run_pandoc(doc.markdown, metadata=pandoc_meta, variables=variables, toc=toc,
@@ -630,9 +511,7 @@ def render_page(plan: SitePlan, page: Page, *, year: int | None,
     except RenderError as exc:
         raise RenderError(f"{page.rel}: {exc}") from exc
     out_path.write_text(html_text, encoding="utf-8")
-    href_in_lang = posixpath.relpath(str(page.out_rel), str(plan.lang_root(page.lang)))
-    entries = search_entries(html_text, href_in_lang, str(meta.get("title") or page.title))
-    return RenderedPage(page=page, html_path=out_path, search=entries, inputs=doc.includes)
+    return RenderedPage(page=page, html_path=out_path, inputs=doc.includes)
 
 
 def _dir_prefix(rel: str) -> str:
@@ -677,86 +556,29 @@ def write_assets(site_dir: Path, lang_root: PurePosixPath) -> None:
         shutil.copy2(TEMPLATE_DIR / name, dest / name)
 
 
-def write_search_index(site_dir: Path, lang_root: PurePosixPath, entries: list[dict]) -> None:
-    """``search.json`` (Quarto's name) and ``search-index.js`` (works from file:// too)."""
-    base = Path(site_dir) / lang_root
-    data = json.dumps(entries, ensure_ascii=False, separators=(",", ":"))
-    (base / "search.json").write_text(data, encoding="utf-8")
-    (base / LIBS_DIR / "search-index.js").write_text(
-        "window.BPS_SEARCH_INDEX = " + data + ";\n", encoding="utf-8")
-
-
-def write_chooser(site_dir: Path, plan: SitePlan, year: int | None) -> Path:
-    """``_site/index.html``: links to each language's overview, redirecting to the first."""
-    targets = []
-    for lang in plan.projects:
-        pages = plan.pages.get(lang) or []
-        index = None
-        wanted = [PurePosixPath("reports") / str(year) / lang / "index.qmd"] if year else []
-        for cand in [*wanted, PurePosixPath("index.qmd")]:
-            index = plan.page_for(lang, cand)
-            if index:
-                break
-        if index is None and pages:
-            index = pages[0]
-        if index is not None:
-            targets.append((lang, index))
-    path = Path(site_dir) / "index.html"
-    if not targets:
-        return path
-    first_lang, first = targets[0]
-    title = labels_for(first_lang)["chooser-title"]
-    site_titles = [str(plan.projects[lang].website.get("title") or "") for lang, _ in targets]
-    items = "\n".join(
-        f'<li><a href="{_esc(p.out_rel)}" hreflang="{_esc(lang)}" lang="{_esc(lang)}">'
-        f'{_esc(plan.projects[lang].website.get("title") or p.title)}</a></li>'
-        for lang, p in targets)
-    css = _esc(posixpath.join(str(plan.lang_root(first_lang)), LIBS_DIR, "site.css"))
-    path.write_text(f"""<!DOCTYPE html>
-<html lang="{_esc(plan.projects[first_lang].config.get('lang') or first_lang)}">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="refresh" content="0; url={_esc(first.out_rel)}">
-<title>{_esc(" / ".join(t for t in site_titles if t) or title)}</title>
-<link rel="icon" type="image/svg+xml" href="{css.replace("site.css", "favicon.svg")}">
-<link rel="stylesheet" href="{css}">
-</head>
-<body class="chooser">
-<main class="page">
-<h1 class="title">{_esc(title)}</h1>
-<ul class="chooser-list">
-{items}
-</ul>
-</main>
-</body>
-</html>
-""", encoding="utf-8")
-    return path
-
-
 def render_site(root: Path, site_dir: Path, *, langs: tuple[str, ...] = ("zh", "en"),
-                unit_id: str | None = None, year: int | None = None,
-                pdfs: dict[str, Path] | None = None, jobs: int | None = None,
-                cache_dir: Path | None = None, progress=None) -> SiteResult:
-    """Render every HTML page of every language profile into ``site_dir``.
+                target: str | None = None, jobs: int | None = None,
+                cache_dir: Path | None = None, progress=None,
+                plan: SitePlan | None = None) -> SiteResult:
+    """Render the HTML pages of the language profiles into ``site_dir``.
 
-    Downloads (PDFs given in ``pdfs`` and the clean CSV of ``unit_id``/``year``) are copied
-    first, so that the download menu lists exactly the files that exist. With
+    ``target`` (``reports/2017/{lang}``) renders only those pages, as ``quarto render
+    reports/2017/zh`` does; the pages of other editions are left as they are. With
     ``cache_dir``, pages whose inputs did not change are taken from the cache. With
     ``progress``, ``progress(0, total)`` is called before the first page and
     ``progress(done, total, page)`` as each page is finished (from worker threads).
+    Every broken page is reported at once.
     """
     root = Path(root).resolve()
     site_dir = Path(site_dir)
     site_dir.mkdir(parents=True, exist_ok=True)
-    if unit_id and year is not None:
-        copy_downloads(site_dir, root, unit_id, year, pdfs)
-    plan = plan_site(root, tuple(langs), site_dir, year=year)
-    if not any(plan.pages.values()):
+    if plan is None:
+        plan = plan_site(root, tuple(langs), site_dir, target=target)
+    if not any(plan.targets.values()):
         raise RenderError(f"{root}: the profiles {', '.join(langs)} render no HTML page "
+                          f"{'under ' + target.format(lang='<lang>') if target else ''} "
                           "(check project: render in _quarto-<lang>.yml)")
-    work = [page for lang in langs for page in plan.pages[lang]]
+    work = [page for lang in langs for page in plan.targets[lang]]
     workers = jobs or min(8, (os.cpu_count() or 2))
     finished, lock = [0], threading.Lock()
     if progress is not None:
@@ -764,7 +586,7 @@ def render_site(root: Path, site_dir: Path, *, langs: tuple[str, ...] = ("zh", "
 
     def attempt(page: Page) -> RenderedPage | RenderError:
         try:
-            return render_page(plan, page, year=year, cache_dir=cache_dir)
+            return render_page(plan, page, cache_dir=cache_dir)
         except RenderError as exc:  # collected: every broken page is reported at once
             return exc
         finally:
@@ -783,9 +605,37 @@ def render_site(root: Path, site_dir: Path, *, langs: tuple[str, ...] = ("zh", "
                           + "\n".join(f"  - {e}" for e in sorted(errors)))
     rendered = [o for o in outcomes if isinstance(o, RenderedPage)]
     for lang in langs:
-        lang_root = plan.lang_root(lang)
-        write_assets(site_dir, lang_root)
-        entries = [e for r in rendered if r.page.lang == lang for e in r.search]
-        write_search_index(site_dir, lang_root, entries)
-    write_chooser(site_dir, plan, year)
+        write_assets(site_dir, plan.lang_root(lang))
+        if plan.projects[lang].website.get("search", True) is not False:
+            write_quarto_search(site_dir, plan.lang_root(lang),
+                                [r for r in rendered if r.page.lang == lang])
     return SiteResult(site_dir=site_dir, pages=rendered)
+
+
+def write_quarto_search(site_dir: Path, lang_root: PurePosixPath,
+                        pages: list[RenderedPage]) -> Path:
+    """``<output-dir>/search.json`` in Quarto's record format (``objectID``, ``href``,
+    ``title``, ``section``, ``text``; ``website-search.ts``), updated as Quarto updates it
+    on a partial render: the rendered pages' records replace theirs, the others stay. The
+    built-in theme has no search box of its own (the project's search is its post-render
+    step's); the file is the same data Quarto's search reads."""
+    from bpsreport.postrender import search_entries
+
+    path = Path(site_dir) / lang_root / "search.json"
+    try:
+        records = json.loads(path.read_text(encoding="utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError):
+        records = []
+    fresh = []
+    rendered = set()
+    for page in pages:
+        href = posixpath.relpath(str(page.page.out_rel), str(lang_root))
+        rendered.add(href)
+        for entry in search_entries(page.html_path.read_text(encoding="utf-8"), href, 0):
+            fresh.append({"objectID": entry["href"], "href": entry["href"],
+                          "title": entry["title"], "section": entry["section"],
+                          "text": entry["text"]})
+    kept = [r for r in records if str(r.get("href", "")).split("#", 1)[0] not in rendered]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(kept + fresh, ensure_ascii=False, indent=2), encoding="utf-8")
+    return path

@@ -1,51 +1,51 @@
-"""The PDF editions: pandoc's Typst writer, the official-document template, the typst wheel.
+"""The PDF editions of the built-in renderer: pandoc's Typst writer, the official template,
+the typst wheel.
 
-One PDF per language and one bilingual PDF holding both editions, in the style of the
-printed documents (GB/T 9704-2012: red issuing-agency mark, document number, red rule,
-numbered headings 一、 （一） 1. （1）, 28 characters by 22 lines of 三号 仿宋):
+One PDF per language, in the style of the printed documents (GB/T 9704-2012: red
+issuing-agency mark, document number, red rule, numbered headings 一、 （一） 1. （1）,
+28 characters by 22 lines of 三号 仿宋)::
 
     reports/<year>/<lang>/report.qmd
       --resolve (qmd.py: includes, variables, embedded notebook outputs)--> pandoc markdown
       --pandoc (JSON AST, adjusted here)--> Typst, through templates/typst/report.typst
-      --typst wheel--> build/<unit>/<year>/pdf/report-<lang>.pdf, report-bilingual.pdf
+      --typst wheel--> <site>/<lang>/reports/<year>/<lang>/report.pdf  (where Quarto writes it)
 
-What this module adds between pandoc and Typst, in :func:`adjust_ast`:
+The project's post-render step then publishes it in the downloads and puts both languages
+in one file (:mod:`bpsreport.postrender`), for Quarto's output and this one alike.
 
-- an embedded Great Tables table becomes an ``official-data-table`` call built from its
-  HTML, so status cells keep the palette of ``config/status.yml`` (pandoc's own reading
-  of the HTML would drop every colour); its title becomes the numbered caption, and a
-  table without rows prints only its message;
-- embedded tables and charts are matched to their places in document order, because
-  every domain notebook uses the same cell labels (``tbl-targets-zh``);
-- a chart cell that printed a message instead of a chart keeps the message only;
+What this module adds between pandoc and Typst, in :func:`adjust_ast`, makes the Typst
+what Quarto writes for the same sources:
+
+- a float (an embedded cell's ``::: {#tbl-…}`` / ``{#fig-…}`` div, a ``![…](…){#fig-…}``
+  figure, a captioned table) becomes Quarto's ``#figure([…], caption:
+  figure.caption(position: …), kind: "quarto-float-tbl", supplement: "表")`` with its label;
+  an embedded table's body is the raw Typst block its notebook cell offers
+  (:mod:`bpsreport.table_typst`), passed through unchanged;
 - a callout div becomes an ``official-callout`` box (its ``## Title`` is the box title,
-  not a numbered heading);
+  not a numbered heading); the official PDF's own sources use none;
 - ``@fig-``/``@tbl-``/``@sec-`` references become Typst references, without the space
   that separates them from Chinese text in the source (见图1);
 - the addressee line of the cover notice (its first paragraph, ending with a colon)
   starts at the margin;
-- images get the text width unless they set one, and every image file is copied next
-  to the Typst source, which is compiled with that folder as its root;
-- for the bilingual PDF, every identifier gets a language prefix, so the two editions'
-  labels cannot collide.
+- every image file is copied next to the Typst source (``build/<unit>/<year>/typst/<lang>/``,
+  kept for inspection), which is compiled with that folder as its root.
 
 The template (``templates/typst/typst-template.typ``) sets the rest: the 版头 from
 ``edition.issuer_mark`` and ``edition.doc_number``; the title; GB/T 9704 numbering; an
 unnumbered top-level heading opens a part on a new page, and the cover notice before the
 first one is signed with ``edition.issuer`` and ``edition.issued``; the 版记 (disclosure,
-copies, printing office and date) closes the last page.
+copies, printing office and date) closes the last page; a draft edition carries its mark
+(征求意见稿 / DRAFT) on every page.
 
 Geometry, sizes and fonts are data (``config/pdf.yml``); the issuing details come from
 ``config/edition.yml``. Both reach the template as document metadata (:func:`pdf_metadata`),
-which the Quarto backend passes to real Quarto as well. The PDFs carry the edition's issue
-date as their creation date, so an unchanged edition rebuilds byte for byte.
+which the Quarto backend passes to real Quarto as ``--metadata-file``. The PDFs carry the
+edition's issue date as their creation date, so an unchanged edition rebuilds byte for byte.
 
 Examples
 --------
->>> pdfs = render_pdfs(request, {"zh": load_project(root, "zh"),
-...                              "en": load_project(root, "en")})          # doctest: +SKIP
->>> pdfs["bilingual"].name                                               # doctest: +SKIP
-'report-bilingual.pdf'
+>>> render_typst_document(root / "reports/2017/zh/report.qmd", out_pdf, project=project,
+...                       lang="zh", year=2017, root=root, work_dir=work)   # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -76,6 +76,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from bpsreport.render.qmd import EmbeddedFigure, EmbeddedTable
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+#: pandoc's reader, as ``format: from:`` in _quarto.yml gives it to Quarto: a line break
+#: between two Chinese characters is no space (pandoc's east_asian_line_breaks).
+MARKDOWN_READER = "markdown+east_asian_line_breaks"
 PDF_CONFIG = PROJECT_ROOT / "config" / "pdf.yml"
 EDITION_CONFIG = PROJECT_ROOT / "config" / "edition.yml"
 TEMPLATE_DIR = PROJECT_ROOT / "templates" / "typst"
@@ -266,10 +269,13 @@ def edition_fields(year: int, lang: str, config_file: Path = EDITION_CONFIG) -> 
 
 
 def pdf_metadata(year: int, lang: str, *, root: Path = PROJECT_ROOT,
-                 config: Mapping | None = None) -> dict:
+                 config: Mapping | None = None, draft: bool = False) -> dict:
     """Document metadata for the Typst template: ``edition`` (issuing details in ``lang``)
-    and ``pdf`` (settings, and the composed 版记 lines)."""
-    config = load_pdf_config(Path(root) / "config" / "pdf.yml") if config is None else config
+    and ``pdf`` (settings, the composed 版记 lines, and for a draft edition the mark
+    printed across every page, 征求意见稿 / DRAFT)."""
+    if config is None:
+        own = Path(root) / "config" / "pdf.yml"
+        config = load_pdf_config(own if own.is_file() else PDF_CONFIG)
     edition_file = Path(root) / "config" / "edition.yml"
     edition = edition_fields(year, lang, edition_file if edition_file.is_file() else EDITION_CONFIG)
     fonts = resolve_fonts(config, lang, font_dirs(config, root))
@@ -281,6 +287,8 @@ def pdf_metadata(year: int, lang: str, *, root: Path = PROJECT_ROOT,
         pdf["cc"] = str(labels.get("cc", "")) + edition["cc"]
     if edition.get("disclosure"):
         pdf["disclosure"] = str(labels.get("disclosure", "")) + edition["disclosure"]
+    if draft:
+        pdf["draft"] = str(labels.get("draft") or ("征求意见稿" if lang == "zh" else "DRAFT"))
     return {"edition": edition, "pdf": pdf}
 
 
@@ -304,7 +312,7 @@ def markdown_to_ast(markdown: str, metadata: Mapping, what: str) -> dict:
     """Pandoc's JSON AST of ``markdown`` with ``metadata`` as its YAML front matter."""
     front = yaml.safe_dump(_plain(metadata), allow_unicode=True, sort_keys=False)
     text = f"---\n{front}---\n\n{markdown}"
-    return json.loads(_run_pandoc(["-f", "markdown", "-t", "json"], text, what))
+    return json.loads(_run_pandoc(["-f", MARKDOWN_READER, "-t", "json"], text, what))
 
 
 def ast_to_typst(ast: Mapping, what: str, template: Path = PANDOC_TEMPLATE) -> str:
@@ -383,7 +391,7 @@ class AstContext:
     work_dir: Path
     source_dir: Path
     root: Path
-    tables: dict = field(default_factory=dict)  # label -> [EmbeddedTable, ...] in document order
+    lang: str = "zh"
     figures: dict = field(default_factory=dict)  # markdown file name -> [EmbeddedFigure, ...]
     id_prefix: str = ""
     assets: dict = field(default_factory=dict)  # original target -> path in work_dir
@@ -432,20 +440,38 @@ def _adjust_node(node: dict, ctx: AstContext) -> object:
     if t == "Div":
         ident, classes = c[0][0], _classes(c[0])
         label = ident[len(ctx.id_prefix):] if ctx.id_prefix and ident.startswith(ctx.id_prefix) else ident
-        if ctx.tables.get(label):
-            # Several notebooks may use the same cell label (each domain's tbl-targets-zh):
-            # the embedded tables are taken in document order.
-            return _table_block(ctx.tables[label].pop(0), ident, c[1])
         for cls in classes:
             m = _CALLOUT.match(cls)
             if m:
                 return _callout(m.group(1), c[1])
-        if label.startswith("fig-") and not _has_image(c[1]):
-            # A chart cell that printed a message instead of a chart: keep the message,
-            # drop the caption of the figure that is not there.
-            paras = [i for i, b in enumerate(c[1]) if b.get("t") == "Para"]
-            if len(paras) >= 2:
-                c[1].pop(paras[-1])
+        kind = _float_kind(label)
+        if kind is not None:
+            # A float written as a div (an embedded cell, or ::: {#tbl-x} by hand): the
+            # last paragraph is its caption, as Quarto reads it.
+            blocks = list(c[1])
+            caption: list = []
+            if len(blocks) >= 2 and blocks[-1].get("t") == "Para":
+                caption = blocks.pop()["c"]
+            if kind == "fig" and not _has_image(blocks):
+                # A chart cell that printed a message instead of a chart: the message
+                # alone, without the caption of a figure that is not there.
+                return _Splice(blocks)
+            return _float(kind, ident, blocks, caption, ctx)
+        return node
+    if t == "Figure":
+        # ![caption](chart.svg){#fig-x}: pandoc's implicit figure.
+        (ident, _, _), (_, caption_blocks), blocks = c
+        label = ident[len(ctx.id_prefix):] if ctx.id_prefix and ident.startswith(ctx.id_prefix) else ident
+        caption = [i for b in caption_blocks if b.get("t") in ("Plain", "Para") for i in b["c"]]
+        return _float(_float_kind(label) or "fig", ident, blocks, caption, ctx)
+    if t == "Table" and c[0][0]:
+        ident = c[0][0]
+        label = ident[len(ctx.id_prefix):] if ctx.id_prefix and ident.startswith(ctx.id_prefix) else ident
+        if _float_kind(label) == "tbl":
+            caption = [i for b in c[1][1] if b.get("t") in ("Plain", "Para") for i in b["c"]]
+            c[0] = ["", c[0][1], c[0][2]]
+            c[1] = [None, []]
+            return _float("tbl", ident, [node], caption, ctx)
         return node
     if t in ("Para", "Plain"):
         c[:] = _tighten_refs(c)
@@ -459,12 +485,41 @@ def _adjust_node(node: dict, ctx: AstContext) -> object:
             return _Splice(_raw_inline(f"#ref(<{i}>)") for i in ids)
         return node
     if t == "Image":
-        attrs = c[0][2]
-        if not any(k == "width" for k, _ in attrs):
-            attrs.append(["width", "100%"])
         c[2][0] = _asset(c[2][0], ctx)
         return node
     return node
+
+
+def _float_kind(label: str) -> str | None:
+    m = re.match(r"^(fig|tbl)-", label or "")
+    return m.group(1) if m else None
+
+
+#: Where Quarto puts a float's caption in Typst output (``fig-cap-location`` defaults to
+#: bottom, ``tbl-cap-location`` to top).
+_CAPTION_POSITION = {"fig": "bottom", "tbl": "top"}
+
+
+def _float(kind: str, ident: str, blocks: list, caption: list, ctx: AstContext) -> _Splice:
+    """A numbered float as Quarto writes it for Typst (``#figure([...], caption:
+    figure.caption(...), kind: "quarto-float-tbl", supplement: "表")`` and its label), so
+    the template's show rules treat both renderers' output alike. The supplement is the
+    ``crossref-<kind>-title`` of the document's language, as in Quarto's language files.
+    """
+    from bpsreport.render.html import labels_for
+
+    supplement = labels_for(ctx.lang).get(f"crossref-{kind}-title", kind)
+    out = _Splice([_raw("#figure([")])
+    out.extend(blocks)
+    tail = f'kind: "quarto-float-{kind}", supplement: {_typst_string(supplement)}, )'
+    label = f"\n<{ident}>" if ident else ""
+    if caption:
+        out.append(_raw(f"], caption: figure.caption(position: {_CAPTION_POSITION[kind]}, ["))
+        out.append({"t": "Plain", "c": caption})
+        out.append(_raw("]), " + tail + label))
+    else:
+        out.append(_raw("], " + tail + label))
+    return out
 
 
 _CJK_CHAR = re.compile(r"[\u2e80-\u9fff\u3000-\u303f\uff00-\uffef]")
@@ -518,31 +573,12 @@ def _callout(kind: str, blocks: list) -> _Splice:
     return out
 
 
-def _table_block(table: "EmbeddedTable", ident: str, blocks: list) -> dict:
-    """An embedded table: the notebook's HTML as an ``official-data-table`` in a figure.
-
-    The table's own title (Great Tables' heading) becomes the figure caption, so the
-    numbered caption and the title are one line (表1　2017年…目标完成情况表); without a
-    title the cell's ``tbl-cap`` is the caption.
-    """
-    parsed = parse_gt_table(table.html) if table.html else None
-    if parsed is None:  # not a Great Tables table: let pandoc write what qmd.py produced
-        return {"t": "Div", "c": [[ident, [], []], blocks]}
-    if not parsed.has_data():
-        # An empty table (no indicator of this domain has a target) prints only its
-        # message, Great Tables' first note, as a paragraph.
-        notes = [n.markup() for n in parsed.parser.notes if n.markup()]
-        return _raw(f"#par[{notes[0]}]" if notes else "")
-    caption = parsed.title_markup()
-    if not caption:
-        text = table.caption
-        if not text:  # the caption paragraph qmd.py puts after the table
-            paras = [b for b in blocks if b.get("t") == "Para"]
-            text = _stringify(paras[-1]["c"]) if paras else ""
-        caption = _content(text)
-    cap = f"caption: [{caption}], " if caption else ""
-    label = f" <{ident}>" if ident else ""
-    return _raw(f"#figure(kind: table, {cap}{parsed.typst(with_title=not caption)}){label}")
+def _is_within(path: Path, base: Path) -> bool:
+    try:
+        Path(path).resolve().relative_to(Path(base).resolve())
+        return True
+    except ValueError:
+        return False
 
 
 def _asset(target: str, ctx: AstContext) -> str:
@@ -579,6 +615,11 @@ def _asset(target: str, ctx: AstContext) -> str:
     for path in candidates:
         if path.is_file():
             path = path.resolve()
+            inside = [base for base in (ctx.root, ctx.work_dir, ctx.source_dir)
+                      if _is_within(path, base)]
+            if not inside:
+                raise PdfBuildError(f"image {target} is outside the project folder ({path}); "
+                                    "only files inside the project may be printed")
             try:
                 rel = path.relative_to(ctx.work_dir.resolve())
                 ctx.assets[target] = rel.as_posix()
@@ -590,252 +631,6 @@ def _asset(target: str, ctx: AstContext) -> str:
             return ctx.assets[target]
     raise PdfBuildError(f"image {target} not found (looked in {ctx.source_dir} and the build "
                         "folder); run the build so the notebooks write their charts")
-
-
-# --- Great Tables HTML -> Typst -----------------------------------------------------------------
-
-def _content(text: str) -> str:
-    """Plain text as Typst markup content (inside ``[...]``)."""
-    return f"#{_typst_string(text)}" if text else ""
-
-
-@dataclass
-class _Cell:
-    parts: list = field(default_factory=list)  # Typst markup pieces
-    style: dict = field(default_factory=dict)
-    classes: tuple = ()
-    colspan: int = 1
-
-    def markup(self) -> str:
-        return "".join(self.parts).strip()
-
-
-class _GtParser(HTMLParser):
-    """Reads the table of Great Tables' HTML: title, headings, rows, notes."""
-
-    def __init__(self):
-        super().__init__(convert_charrefs=True)
-        self.widths: list[float] = []
-        self.title: _Cell | None = None
-        self.subtitle: _Cell | None = None
-        self.header: list[_Cell] = []
-        self.rows: list[tuple[str, list[_Cell]]] = []  # ("group"|"data", cells)
-        self.notes: list[_Cell] = []
-        self._section = None
-        self._row: list[_Cell] | None = None
-        self._row_kind = "data"
-        self._cell: _Cell | None = None
-        self._stack: list[str] = []  # open inline elements that close with a suffix
-        self._skip = 0
-        self._text: list[str] = []
-        self.found_table = False
-
-    # -- helpers
-    def _flush(self):
-        if self._cell is not None and self._text:
-            text = re.sub(r"\s+", " ", "".join(self._text))
-            if text:
-                self._cell.parts.append(_content(text))
-        self._text = []
-
-    def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
-        cls = tuple((a.get("class") or "").split())
-        if tag in ("style", "script"):
-            self._skip += 1
-            return
-        if tag == "table":
-            self.found_table = True
-        elif tag == "col":
-            m = re.search(r"width:\s*([\d.]+)%", a.get("style") or "")
-            self.widths.append(float(m.group(1)) if m else 0.0)
-        elif tag in ("thead", "tbody", "tfoot"):
-            self._section = tag
-        elif tag == "tr":
-            self._row = []
-            self._row_kind = "data"
-        elif tag in ("td", "th"):
-            self._flush()
-            if "gt_group_heading" in cls:
-                self._row_kind = "group"
-            self._cell = _Cell(style=_css(a.get("style") or ""), classes=cls,
-                               colspan=int(a.get("colspan") or 1))
-        elif self._cell is not None:
-            self._flush()
-            if tag == "span" and "gt_footnote_marks" in cls:
-                self._cell.parts.append("#super[")
-                self._stack.append("]")
-            elif tag in ("strong", "b"):
-                self._cell.parts.append("#strong[")
-                self._stack.append("]")
-            elif tag in ("em", "i"):
-                self._cell.parts.append("#emph[")
-                self._stack.append("]")
-            elif tag == "div":
-                # One item of a list cell (departments, targets): its own hanging line.
-                self._cell.parts.append("#block(above: 0.25em, below: 0.25em, par(hanging-indent: 1em)[")
-                self._stack.append("])")
-            elif tag == "br":
-                self._cell.parts.append("#linebreak()")
-            else:
-                self._stack.append("")
-
-    def handle_startendtag(self, tag, attrs):
-        self.handle_starttag(tag, attrs)
-        if tag not in ("col", "br"):
-            self.handle_endtag(tag)
-
-    def handle_endtag(self, tag):
-        if tag in ("style", "script"):
-            self._skip = max(0, self._skip - 1)
-            return
-        if tag in ("td", "th") and self._cell is not None:
-            self._flush()
-            while self._stack:
-                self._cell.parts.append(self._stack.pop())
-            if self._row is not None:
-                self._row.append(self._cell)
-            self._cell = None
-        elif tag == "tr" and self._row is not None:
-            self._end_row(self._row)
-            self._row = None
-        elif tag in ("thead", "tbody", "tfoot"):
-            self._section = None
-        elif self._cell is not None and tag not in ("col", "br"):
-            self._flush()
-            if self._stack:
-                self._cell.parts.append(self._stack.pop())
-
-    def handle_data(self, data):
-        if self._skip or self._cell is None:
-            return
-        self._text.append(data)
-
-    def _end_row(self, cells: list[_Cell]):
-        if not cells:
-            return
-        first = cells[0]
-        if "gt_title" in first.classes:
-            self.title = first
-        elif "gt_subtitle" in first.classes:
-            self.subtitle = first
-        elif any("gt_col_heading" in c.classes for c in cells):
-            self.header = cells
-        elif any(cls in first.classes for cls in ("gt_sourcenote", "gt_footnote")):
-            self.notes.append(first)
-        elif self._section in ("tbody", None) or self._row_kind == "group":
-            self.rows.append((self._row_kind, cells))
-
-
-def _css(style: str) -> dict:
-    out = {}
-    for part in style.split(";"):
-        if ":" in part:
-            key, value = part.split(":", 1)
-            out[key.strip().lower()] = value.strip()
-    return out
-
-
-def _hex(color: str | None) -> str | None:
-    if not color:
-        return None
-    m = re.fullmatch(r"#?([0-9a-fA-F]{6})", color.strip())
-    if m:
-        return m.group(1).upper()
-    m = re.fullmatch(r"#?([0-9a-fA-F]{3})", color.strip())
-    return "".join(ch * 2 for ch in m.group(1)).upper() if m else None
-
-
-def _align(cell: _Cell) -> str:
-    for cls, where in (("gt_right", "right"), ("gt_center", "center"), ("gt_left", "left")):
-        if cls in cell.classes:
-            return where
-    return "left"
-
-
-@dataclass
-class GtTable:
-    """The parts of a Great Tables table, as Typst markup."""
-
-    parser: _GtParser
-
-    def has_data(self) -> bool:
-        return any(kind == "data" for kind, _ in self.parser.rows)
-
-    def title_markup(self) -> str:
-        return self.parser.title.markup() if self.parser.title is not None else ""
-
-    def typst(self, *, with_title: bool = True) -> str:
-        """An ``official-data-table(...)`` call (see templates/typst/typst-template.typ)."""
-        p = self.parser
-        columns = max([len(p.header)] + [sum(c.colspan for c in cells)
-                                          for kind, cells in p.rows if kind == "data"])
-        widths = p.widths[:columns] if len(p.widths) >= columns else []
-        if not widths or not all(w > 0 for w in widths):
-            widths = [1.0] * columns
-        first_data = next((cells for kind, cells in p.rows if kind == "data"), p.header)
-        aligns = [_align(c) for c in first_data] + ["left"] * (columns - len(first_data))
-        rows = []
-        for kind, cells in p.rows:
-            if kind == "group":
-                rows.append(f"(group: [{cells[0].markup()}])")
-            else:
-                rows.append("(cells: (" + ", ".join(_cell_code(c) for c in cells) + ",))")
-        args = []
-        if with_title and self.title_markup():
-            args.append(f"title: [{self.title_markup()}]")
-        if p.subtitle is not None and p.subtitle.markup():
-            args.append(f"subtitle: [{p.subtitle.markup()}]")
-        args.append("widths: " + typst_value([round(w, 3) for w in widths]))
-        args.append("aligns: " + _tuple(aligns))
-        args.append("header: " + _tuple(f"[{c.markup()}]" for c in p.header))
-        args.append("rows: " + _tuple(rows))
-        args.append("notes: " + _tuple(f"[{n.markup()}]" for n in p.notes if n.markup()))
-        return "official-data-table(" + ", ".join(args) + ")"
-
-
-def _tuple(items: Iterable[str]) -> str:
-    items = list(items)
-    return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
-
-
-def _cell_code(cell: _Cell) -> str:
-    """A body cell; a styled one (a status) as ``(body:, fill:, color:, bold:)``."""
-    body = f"[{cell.markup()}]"
-    fill = _hex(cell.style.get("background-color"))
-    color = _hex(cell.style.get("color"))
-    bold = "bold" in cell.style.get("font-weight", "")
-    if not (fill or color or bold):
-        return body
-    parts = [f"body: {body}"]
-    if fill:
-        parts.append(f'fill: "{fill}"')
-    if color:
-        parts.append(f'color: "{color}"')
-    if bold:
-        parts.append("bold: true")
-    return "(" + ", ".join(parts) + ")"
-
-
-def parse_gt_table(html_text: str) -> GtTable | None:
-    """Read a Great Tables table from its HTML; ``None`` when the HTML holds no table."""
-    parser = _GtParser()
-    parser.feed(html_text)
-    parser.close()
-    if not parser.found_table or not (parser.rows or parser.header):
-        return None
-    return GtTable(parser)
-
-
-def gt_html_to_typst(html_text: str) -> str | None:
-    """A Great Tables table (its HTML) as an ``official-data-table(...)`` call, or ``None``
-    when the HTML holds no table.
-
-    Status cells keep their fill and text colour, footnote marks become superscripts, list
-    cells keep one item per line, source notes and footnotes follow the table.
-    """
-    table = parse_gt_table(html_text)
-    return None if table is None else table.typst()
 
 
 # --- Typst ------------------------------------------------------------------------------------------
@@ -856,47 +651,36 @@ def compile_typst(source: Path, output: Path, *, font_paths: Iterable[Path],
     except typst.TypstError as exc:
         detail = getattr(exc, "diagnostic", "") or str(exc)
         raise PdfBuildError(f"Typst could not typeset {source}: {getattr(exc, 'message', exc)}"
-                            f"\n{detail}\n(the Typst source is kept there for inspection)") from exc
+                            f"\n{detail}\n(the generated Typst source stays at {source} for "
+                            "inspection)") from exc
     except RuntimeError as exc:
-        raise PdfBuildError(f"Typst could not typeset {source}: {exc}\n(the Typst source is "
-                            "kept there for inspection)") from exc
+        raise PdfBuildError(f"Typst could not typeset {source}: {exc}\n(the generated Typst "
+                            f"source stays at {source} for inspection)") from exc
     return [getattr(w, "message", str(w)) for w in warnings]
 
 
 def write_edition_typst(markdown: str, metadata: Mapping, *, lang: str, work_dir: Path,
                         name: str, source_dir: Path, root: Path = PROJECT_ROOT,
-                        tables: Iterable["EmbeddedTable"] = (),
                         figures: Iterable["EmbeddedFigure"] = (),
                         id_prefix: str = "") -> Path:
     """pandoc markdown + metadata -> ``<work_dir>/<name>.typ`` through the official template.
 
-    ``tables`` and ``figures`` are the embedded notebook outputs of the resolved document
-    (``ResolvedDocument.tables`` / ``.figures``), in document order.
+    ``figures`` are the embedded charts of the resolved document (``ResolvedDocument.figures``),
+    in document order; embedded tables arrive in the markdown itself, as the raw Typst
+    block of their cell's ``text/markdown`` output.
     """
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     what = f"the {lang} PDF ({name})"
     ast = markdown_to_ast(markdown, metadata, what)
-    table_queue: dict[str, list] = {}
-    for table in tables:
-        table_queue.setdefault(table.label, []).append(table)
     figure_queue: dict[str, list] = {}
     for fig in figures:
         figure_queue.setdefault(fig.filename, []).append(fig)
-    ctx = AstContext(work_dir=work_dir, source_dir=Path(source_dir), root=Path(root),
-                     tables=table_queue, figures=figure_queue, id_prefix=id_prefix)
+    ctx = AstContext(work_dir=work_dir, source_dir=Path(source_dir), root=Path(root), lang=lang,
+                     figures=figure_queue, id_prefix=id_prefix)
     typst_text = ast_to_typst(adjust_ast(ast, ctx), what)
     path = work_dir / f"{name}.typ"
     path.write_text(typst_text, encoding="utf-8")
-    return path
-
-
-def bilingual_source(parts: Iterable[Path], work_dir: Path, name: str = "report-bilingual") -> Path:
-    """One Typst document including each edition in turn (each restarts its page count)."""
-    lines = ["// The bilingual PDF: each edition in turn, each with its own frame and page numbers."]
-    lines += [f'#include "{Path(p).name}"' for p in parts]
-    path = work_dir / f"{name}.typ"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
 
@@ -925,7 +709,8 @@ def _resolve_shortcodes(value: object, variables: Mapping, metadata: Mapping) ->
 
 
 def document_metadata_for_pdf(doc_metadata: Mapping, year: int, lang: str, *,
-                              root: Path = PROJECT_ROOT, variables: Mapping | None = None) -> dict:
+                              root: Path = PROJECT_ROOT, variables: Mapping | None = None,
+                              draft: bool = False) -> dict:
     """The resolved document's metadata with the template's ``edition`` and ``pdf`` keys.
 
     Shortcodes in metadata text are resolved with ``variables`` (``_variables.yml``). The
@@ -933,7 +718,7 @@ def document_metadata_for_pdf(doc_metadata: Mapping, year: int, lang: str, *,
     """
     meta = dict(_plain(doc_metadata))
     meta = _resolve_shortcodes(meta, variables or {}, meta)
-    extra = pdf_metadata(year, lang, root=root)
+    extra = pdf_metadata(year, lang, root=root, draft=draft)
     edition = dict(extra["edition"])
     if isinstance(meta.get("edition"), Mapping):
         edition.update({k: v for k, v in meta["edition"].items() if not isinstance(v, Mapping)})
@@ -956,81 +741,50 @@ def _issued(year: int, root: Path) -> dt.datetime | None:
         return None
 
 
-def render_pdfs(request: "RenderRequest", projects: Mapping[str, "ProjectConfig"], *,
-                progress=None) -> dict[str, Path]:
-    """The PDF editions of ``request`` into ``request.pdf_dir``.
+def render_typst_document(source: Path, output: Path, *, project: "ProjectConfig", lang: str,
+                          year: int, root: Path, work_dir: Path, draft: bool = False) -> Path:
+    """One ``format: typst`` source (``reports/<year>/<lang>/report.qmd``) to its PDF.
 
-    Parameters
-    ----------
-    request
-        Unit, year, languages and the staging folder for the PDFs.
-    projects
-        The loaded project configuration per language (``_quarto.yml`` + profile).
-    progress
-        Optional ``progress(done, total, name)``: called with ``(0, total)`` first, then
-        as each PDF is written.
-
-    Returns
-    -------
-    dict
-        ``{"zh": …/report-zh.pdf, "en": …/report-en.pdf, "bilingual": …}`` (the bilingual
-        PDF when both languages are rendered).
+    The PDF goes where Quarto puts it: beside the page in the profile's output folder
+    (``<site>/<lang>/reports/<year>/<lang>/report.pdf``); the project's post-render step
+    publishes it in the downloads. The Typst source stays in ``work_dir`` for inspection
+    when Typst fails.
 
     Raises
     ------
     PdfFontMissing
         No font can draw the Chinese text (says what to install).
     PdfBuildError
-        pandoc or Typst failed; the Typst source is kept in ``<pdf_dir>/_typst/``.
+        pandoc or Typst failed.
     """
     from bpsreport.render.qmd import resolve_document
 
-    root = Path(request.root)
-    pdf_dir = Path(request.pdf_dir)
-    work = pdf_dir / "_typst"
-    if work.exists():
-        shutil.rmtree(work)
-    work.mkdir(parents=True)
+    root = Path(root)
     config = load_pdf_config(root / "config" / "pdf.yml" if (root / "config" / "pdf.yml").is_file()
                              else PDF_CONFIG)
-    dirs = font_dirs(config, root)
-    stamp = _issued(request.year, root)
-    out: dict[str, Path] = {}
-    bilingual_parts: list[Path] = []
-    both = all(lang in request.langs for lang in LANGS)
-    total = len(request.langs) + (1 if both else 0)
-    if progress is not None:
-        progress(0, total)
-    for lang in request.langs:
-        source = root / "reports" / str(request.year) / lang / REPORT_SOURCE
-        if not source.is_file():
-            raise RenderError(f"{source.relative_to(root)}: the PDF source of the {lang} edition "
-                              f"is missing (docs/rendering.md)")
-        if lang not in projects:
-            raise RenderError(f"no project configuration for {lang!r} (profile _quarto-{lang}.yml)")
-        doc = resolve_document(source, project=projects[lang], lang=lang, target="typst")
-        meta = document_metadata_for_pdf(doc.metadata, request.year, lang, root=root,
-                                         variables=projects[lang].variables)
-        typ = write_edition_typst(doc.markdown, meta, lang=lang, work_dir=work,
-                                  name=f"report-{lang}", source_dir=source.parent, root=root,
-                                  tables=doc.tables, figures=doc.figures)
-        pdf = pdf_dir / f"report-{lang}.pdf"
-        compile_typst(typ, pdf, font_paths=dirs, timestamp=stamp)
-        out[lang] = pdf
-        if progress is not None:
-            progress(len(out), total, pdf.name)
-        if both:
-            bilingual_parts.append(write_edition_typst(
-                doc.markdown, meta, lang=lang, work_dir=work, name=f"bilingual-{lang}",
-                source_dir=source.parent, root=root, tables=doc.tables, figures=doc.figures,
-                id_prefix=f"{lang}-"))
-    if both:
-        ordered = sorted(bilingual_parts, key=lambda p: LANGS.index(p.stem.rsplit("-", 1)[1]))
-        typ = bilingual_source(ordered, work)
-        pdf = pdf_dir / "report-bilingual.pdf"
-        compile_typst(typ, pdf, font_paths=dirs, timestamp=stamp)
-        out["bilingual"] = pdf
-        if progress is not None:
-            progress(len(out), total, pdf.name)
-    shutil.rmtree(work, ignore_errors=True)
-    return out
+    doc = resolve_document(source, project=project, lang=lang, target="typst")
+    meta = document_metadata_for_pdf(doc.metadata, year, lang, root=root,
+                                     variables=project.variables, draft=draft)
+    typ = write_edition_typst(doc.markdown_with_source_marks(root), meta, lang=lang,
+                              work_dir=Path(work_dir), name=Path(source).stem,
+                              source_dir=Path(source).parent, root=root, figures=doc.figures)
+    try:
+        compile_typst(typ, Path(output), font_paths=font_dirs(config, root),
+                      timestamp=_issued(year, root))
+    except PdfBuildError as exc:
+        raise PdfBuildError(located_typst_error(str(exc), typ, root)) from exc
+    return Path(output)
+
+
+def located_typst_error(message: str, typ: Path, root: Path) -> str:
+    """A Typst error message led by the ``.qmd`` file and line the failing Typst came from
+    (the source marks of :meth:`ResolvedDocument.markdown_with_source_marks`)."""
+    from bpsreport.render.qmd import source_of_typst_line
+
+    m = re.search(r"([^\s:]*\.typ):(\d+):(\d+)", message)
+    if not m:
+        return message
+    where = source_of_typst_line(typ.read_text(encoding="utf-8"), int(m.group(2)))
+    if where is None:
+        return message
+    return f"{where}: the PDF could not be typeset here (Typst: {message.splitlines()[0]})\n{message}"

@@ -58,8 +58,15 @@ REF_PREFIXES = ("fig", "tbl", "sec")
 _ESCAPED = re.compile(r"\{\{\{<(.*?)>\}\}\}")
 _SHORTCODE = re.compile(r"\{\{([<%])\s*(.*?)\s*([>%])\}\}")
 _SHORTCODE_START = re.compile(r"\{\{[<%]")
+# Quarto's include directive: a line holding only the shortcode, with exactly one space
+# inside the braces (src/core/lib/parse-shortcode.ts).
+_LIST_OR_TABLE = re.compile(r"^(\d+[.)]|[-*+])\s|^\||^:\s|^\{\{< embed ")
+_SOURCE_MARK = re.compile(r"//\s*bps-src:\s*(\S+:\d+)")
+_MD_IMAGE = re.compile(r"!\[[^\]]*\]\(\s*<?([^)\s>]+)")
+_INCLUDE_LINE = re.compile(r"^\s*\{\{< (?!/\*)(.+?)(?<!\*/) >\}\}\s*$")
 _FENCE = re.compile(r"^(\s{0,3})(`{3,}|~{3,})\s*(.*)$")
 _DIV_OPEN = re.compile(r"^\s{0,3}(:{3,})\s*(\{.*\}|[\w-]+)\s*(:*)\s*$")
+_DIV_CLOSE = re.compile(r"^\s{0,3}:{3,}\s*$")
 _REF = re.compile(r"@(?P<id>(?:fig|tbl|sec)-[\w.:-]*\w)")
 _ID_ATTR = re.compile(r"\{[^{}]*#((?:fig|tbl|sec)-[\w-]*\w)[^{}]*\}")
 
@@ -137,6 +144,54 @@ class ResolvedDocument:
         """Cross-reference targets defined in the document."""
         return {m.group(1) for m in _ID_ATTR.finditer(self.markdown)}
 
+    def markdown_with_source_marks(self, root: Path) -> str:
+        """The markdown with a Typst comment (``// bps-src: <file>:<line>``) before each
+        top-level block, so that a Typst error in the generated source can be traced back
+        to the ``.qmd`` line that made it (:func:`source_of_typst_line`). Comments print
+        nothing; list items, table rows and indented lines get no mark, so the blocks are
+        the same as without marks."""
+        out: list[str] = []
+        fence: str | None = None
+        previous_blank = True
+        depth = 0  # inside a div (a float's body and caption stay exactly as written)
+        for src in self.lines:
+            text = src.text
+            m = _FENCE.match(text)
+            if fence is not None:
+                if m and m.group(2)[0] == fence[0] and len(m.group(2)) >= len(fence) and not m.group(3).strip():
+                    fence = None
+                out.append(text)
+                previous_blank = False
+                continue
+            starts_block = (depth == 0 and previous_blank and text.strip() and not text[0].isspace()
+                            and not _LIST_OR_TABLE.match(text))
+            if _DIV_OPEN.match(text):
+                depth += 1
+            elif _DIV_CLOSE.match(text):
+                depth = max(0, depth - 1)
+            if starts_block:
+                try:
+                    shown = Path(src.file).resolve().relative_to(Path(root).resolve())
+                except ValueError:
+                    shown = Path(src.file)
+                out.extend(["```{=typst}", f"// bps-src: {shown.as_posix()}:{src.line}", "```", ""])
+            if m:
+                fence = m.group(2)
+            out.append(text)
+            previous_blank = not text.strip()
+        return "\n".join(out) + "\n"
+
+
+def source_of_typst_line(typst_text: str, line: int) -> str | None:
+    """The ``file:line`` of the ``.qmd`` block a line of generated Typst came from (the
+    last source mark at or before it), or ``None``."""
+    lines = typst_text.splitlines()
+    for text in reversed(lines[: max(0, min(line, len(lines)))]):
+        m = _SOURCE_MARK.search(text)
+        if m:
+            return m.group(1)
+    return None
+
 
 # --- front matter and metadata ------------------------------------------------------------
 
@@ -202,6 +257,19 @@ def lookup(tree: object, dotted: str) -> tuple[bool, object]:
     return True, node
 
 
+_MD_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
+
+
+def markdown_plain(text: str) -> str:
+    """A value written as markdown, as plain text: what ``pandoc.utils.stringify`` gives
+    of it (escapes removed, hard line breaks as spaces).
+
+    >>> markdown_plain(r"a\\<b\\> \\*c\\*")
+    'a<b> *c*'
+    """
+    return _MD_ESCAPE.sub(r"\1", text.replace("\\\n", " "))
+
+
 def scalar_text(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -238,20 +306,68 @@ class _Resolver:
         return RenderError(f"{self.shown(src.file)}:{src.line}: {message}")
 
     # -- reading files
-    def resolve_path(self, ref: str, src: SourceLine) -> Path:
+    def resolve_path(self, ref: str, src: SourceLine, what: str = "file") -> Path:
+        """A path written in a shortcode, resolved as Quarto resolves it.
+
+        Quarto (``src/core/handlers/include-standalone.ts``, ``handlerContext.resolvePath``)
+        resolves every path against the *document being rendered*, even when the
+        shortcode sits in a part included by that document; a leading ``/`` means the
+        project root. A path that leaves the project is refused.
+        """
+        root = self.project.root
         if ref.startswith("/"):
-            return (self.project.root / ref.lstrip("/")).resolve()
-        return (src.file.parent / ref).resolve()
+            target = (root / ref.lstrip("/")).resolve()
+        else:
+            target = (self.source.parent / ref).resolve()
+        try:
+            target.relative_to(root)
+        except ValueError:
+            raise self.error(src, f"the {what} {ref} is outside the project folder "
+                                  f"({self.shown(target)}); only files inside the project "
+                                  "may be included") from None
+        return target
+
+    def include_not_found(self, ref: str, target: Path, src: SourceLine) -> str:
+        message = f"included file {ref} not found (looked for {self.shown(target)})"
+        if not ref.startswith("/") and src.file.resolve() != self.source:
+            beside = (src.file.parent / ref).resolve()
+            if beside.is_file():
+                message += (f"; Quarto resolves an include against the page being rendered "
+                            f"({self.shown(self.source)}), not against the part that holds "
+                            f"it, so write it from the project root: "
+                            f"{{{{< include /{self.shown(beside)} >}}}}")
+        return message
 
     def read_lines(self, path: Path, *, stack: tuple[Path, ...]) -> list[SourceLine]:
-        """The body lines of ``path`` with includes expanded (front matter dropped)."""
+        """The body lines of ``path`` with includes expanded (front matter dropped).
+
+        As in Quarto (``src/core/handlers/include-standalone.ts``), a line that holds
+        nothing but ``{{< include path >}}`` is replaced by the file's text wherever it
+        stands, inside a fenced code block too; the escaped forms ``{{{< include x >}}}``
+        and ``{{</* include x */>}}`` are left as they are.
+        """
         text = path.read_text(encoding="utf-8-sig")
         self.files_read.append(path)
         _, body, first = split_front_matter(text, path)
         out: list[SourceLine] = []
         fence: str | None = None
+        divs: list[SourceLine] = []  # the ::: openers of this file not yet closed
         for offset, raw in enumerate(body):
             src = SourceLine(raw, path, first + offset)
+            if fence is None and not _FENCE.match(raw):
+                if _DIV_OPEN.match(raw):
+                    divs.append(src)
+                elif _DIV_CLOSE.match(raw):
+                    if not divs:
+                        raise self.error(src, "this ::: closes no div opened in this file (a "
+                                              "div opens with a line like ::: {.callout-note})")
+                    divs.pop()
+            directive = _INCLUDE_LINE.match(raw)
+            if directive:
+                words = _shortcode_words(directive.group(1))
+                if words and words[0] == "include":
+                    out.extend(self.include(words[1:], src, stack=stack))
+                    continue
             m = _FENCE.match(raw)
             if fence is not None:
                 if m and m.group(2)[0] == fence[0] and len(m.group(2)) >= len(fence) and not m.group(3).strip():
@@ -262,31 +378,45 @@ class _Resolver:
                 fence = m.group(2)
                 out.append(src)
                 continue
-            out.extend(self.expand_includes(src, stack=stack))
+            self.refuse_inline_include(src)
+            out.append(src)
+        if divs:
+            raise self.error(divs[-1], f"the div {divs[-1].text.strip()} is never closed in this "
+                                       "file: add a line ::: where it ends (pandoc would "
+                                       "otherwise run it to the end of the document)")
         return out
 
-    def expand_includes(self, src: SourceLine, *, stack: tuple[Path, ...]) -> list[SourceLine]:
-        outside = _outside_code_spans(src.text)
-        for start, end in outside:
+    def include(self, args: list[str], src: SourceLine, *, stack: tuple[Path, ...]) -> list[SourceLine]:
+        if len(args) != 1:
+            raise self.error(src, f"include takes one path, found {len(args)} arguments")
+        target = self.resolve_path(args[0], src, "included file")
+        if not target.is_file():
+            raise self.error(src, self.include_not_found(args[0], target, src))
+        if target in stack:
+            chain = " -> ".join(self.shown(p) for p in (*stack, target))
+            raise self.error(src, f"include cycle: {chain}")
+        lines = self.read_lines(target, stack=(*stack, target))
+        # Quarto appends a line break, or two when the file does not end with one.
+        raw = target.read_text(encoding="utf-8-sig")
+        if not raw.endswith("\n"):
+            lines.append(SourceLine("", src.file, src.line))
+        return lines
+
+    def refuse_inline_include(self, src: SourceLine) -> None:
+        """An include that shares its line is not expanded by Quarto (it prints an error
+        text in the page instead); refuse it, with file and line."""
+        if "include" not in src.text:
+            return
+        for start, end in _outside_code_spans(src.text):
             for m in _SHORTCODE.finditer(src.text, start, end):
                 words = _shortcode_words(m.group(2))
-                if not words or words[0] != "include" or _is_escaped(src.text, m):
-                    continue
-                if src.text.strip() != m.group(0):
+                if words and words[0] == "include" and not _is_escaped(src.text, m):
+                    if src.text.strip() == m.group(0):
+                        raise self.error(src, f"{m.group(0)} is not read as an include: Quarto "
+                                              "needs exactly one space inside the braces, "
+                                              "{{< include " + " ".join(words[1:]) + " >}}")
                     raise self.unsupported(src, "an include shortcode sharing its line with other "
                                                 "text (put {{< include >}} on a line of its own)")
-                args = words[1:]
-                if len(args) != 1:
-                    raise self.error(src, f"include takes one path, found {len(args)} arguments")
-                target = self.resolve_path(args[0], src)
-                if not target.is_file():
-                    raise self.error(src, f"included file {args[0]} not found "
-                                          f"(looked for {self.shown(target)})")
-                if target in stack:
-                    chain = " -> ".join(self.shown(p) for p in (*stack, target))
-                    raise self.error(src, f"include cycle: {chain}")
-                return self.read_lines(target, stack=(*stack, target))
-        return [src]
 
     # -- shortcodes
     def resolve_lines(self, lines: list[SourceLine]) -> list[SourceLine]:
@@ -297,7 +427,10 @@ class _Resolver:
             if fence is not None:
                 if m and m.group(2)[0] == fence[0] and len(m.group(2)) >= len(fence) and not m.group(3).strip():
                     fence = None
-                out.append(src)
+                    out.append(src)
+                    continue
+                # Quarto resolves shortcodes in code and raw blocks too, as plain text.
+                out.append(SourceLine(self.resolve_code(src.text, src), src.file, src.line))
                 continue
             if m:
                 self.check_fence(src, m.group(3))
@@ -305,8 +438,32 @@ class _Resolver:
                 out.append(src)
                 continue
             self.check_div(src)
+            self.check_images(src)
             out.extend(self.resolve_line(src))
         return out
+
+    def check_images(self, src: SourceLine) -> None:
+        """A markdown image must be a file inside the project: an image path, like an
+        include, is relative to the page being rendered (or to the project root with a
+        leading ``/``), and one that leaves the project is refused, so no file from outside
+        can reach the site or the PDF. Web addresses and data URIs are left alone."""
+        if "![" not in src.text:
+            return
+        for start, end in _outside_code_spans(src.text):
+            for m in _MD_IMAGE.finditer(src.text, start, end):
+                ref = m.group(1)
+                if re.match(r"^[a-z][a-z0-9+.-]*:", ref, re.IGNORECASE) or ref.startswith("#"):
+                    continue
+                self.resolve_path(ref.split("#", 1)[0].split("?", 1)[0], src, "image")
+
+    def resolve_code(self, text: str, src: SourceLine) -> str:
+        """Shortcodes in code (a code span, a code or raw block): Quarto resolves ``var``
+        and ``meta`` there as plain text (``pandoc.utils.stringify``), so a value's markdown
+        escapes disappear and nothing else of the value is interpreted."""
+        if "{{" not in text:
+            return text
+        resolved, blocks = self.resolve_segment(text, src, whole_line=False, code=True)
+        return resolved
 
     def check_fence(self, src: SourceLine, info: str) -> None:
         info = info.strip()
@@ -345,7 +502,7 @@ class _Resolver:
         blocks: list[SourceLine] | None = None
         pos = 0
         for start, end in _outside_code_spans(text):
-            pieces.append(text[pos:start])  # a code span: verbatim
+            pieces.append(self.resolve_code(text[pos:start], src))  # a code span
             seg = text[start:end]
             out_seg, seg_blocks = self.resolve_segment(seg, src, whole_line=(text.strip() == seg.strip()))
             if seg_blocks is not None:
@@ -357,7 +514,7 @@ class _Resolver:
             return blocks
         return [SourceLine("".join(pieces), src.file, src.line)]
 
-    def resolve_segment(self, seg: str, src: SourceLine, *, whole_line: bool):
+    def resolve_segment(self, seg: str, src: SourceLine, *, whole_line: bool, code: bool = False):
         out: list[str] = []
         blocks = None
         pos = 0
@@ -383,9 +540,14 @@ class _Resolver:
             name = words[0] if words else ""
             args = words[1:]
             if name == "var":
-                out.append(self.var(args, src))
+                value = self.var(args, src)
+                out.append(markdown_plain(value) if code else value)
             elif name == "meta":
-                out.append(self.meta(args, src))
+                value = self.meta(args, src)
+                out.append(markdown_plain(value) if code else value)
+            elif code:
+                raise self.unsupported(src, f"the shortcode {{{{< {name} >}}}} in code (only var "
+                                            "and meta are resolved there)")
             elif name == "embed":
                 if not whole_line or seg.strip() != m.group(0):
                     raise self.unsupported(src, "an embed shortcode sharing its line with other "
@@ -447,7 +609,7 @@ class _Resolver:
         nb_ref, label = ref.split("#", 1)
         if not nb_ref.endswith(".ipynb"):
             raise self.unsupported(src, f"embedding from {nb_ref} (only .ipynb notebooks)")
-        nb_path = self.resolve_path(nb_ref, src)
+        nb_path = self.resolve_path(nb_ref, src, "notebook")
         nb = self.load_notebook(nb_path, src)
         cell, options = _find_cell(nb, label)
         if cell is None:
@@ -469,82 +631,43 @@ class _Resolver:
 
     def embed_block(self, label: str, kind: str, caption: str, alt: str, data: dict,
                     nb_path: Path, src: SourceLine) -> str:
-        def text_of(mime: str) -> str | None:
-            value = data.get(mime)
-            if value is None:
-                return None
-            return "".join(value) if isinstance(value, list) else str(value)
+        """The markdown of one embedded cell output, made as Quarto makes it.
 
-        html_out = text_of("text/html")
-        svg = text_of("image/svg+xml")
-        png = text_of("image/png")
-        md = text_of("text/markdown")
-        plain = text_of("text/plain")
-        page_stem = self.source.stem
-        media_dir = f"{page_stem}_files/figure-{self.target}"
-
-        if kind == "fig":
-            # Quarto's order of preference (src/core/jupyter/display-data.ts): for HTML
-            # text/html, text/markdown, image/svg+xml, image/png; for other formats
-            # text/markdown, image/svg+xml, image/png. An <img> with a data URI in the
-            # HTML is saved as a file, so the page carries a normal, referenceable figure.
-            image: tuple[bytes, str, str] | None = None  # data, mime, extension
-            html_alt = _img_alt(html_out) if html_out else None
-            order = (["text/html", "text/markdown", "image/svg+xml", "image/png"]
-                     if self.target == "html" else
-                     ["text/markdown", "image/svg+xml", "image/png", "text/html"])
-            for mime in order:
-                if mime == "text/html" and html_out is not None:
-                    image = _data_uri_image(html_out)
-                    if image is None:
-                        if self.target != "html":
-                            continue
-                        body = _raw_block(_strip_external(html_out), "html")
-                        return f"::: {{#{label}}}\n{body}\n\n{_md_inline(caption)}\n:::"
-                    break
-                if mime == "text/markdown" and md is not None:
-                    return f"::: {{#{label}}}\n{md}\n\n{_md_inline(caption)}\n:::"
-                if mime == "image/svg+xml" and svg is not None:
-                    image = (svg.encode("utf-8"), "image/svg+xml", "svg")
-                    break
-                if mime == "image/png" and png is not None:
-                    image = (base64.b64decode(png), "image/png", "png")
-                    break
-            if image is not None:
-                alt = alt or html_alt or (plain or "").strip()
-                filename = f"{media_dir}/{label}.{image[2]}"
-                self.figures.append(EmbeddedFigure(label=label, caption=caption, alt=alt,
-                                                   filename=filename, data=image[0],
-                                                   mime=image[1], notebook=nb_path))
-                alt_attr = f' fig-alt="{_attr_escape(alt)}"' if alt else ""
-                return f"![{_md_inline(caption)}]({filename}){{#{label}{alt_attr}}}"
-            body = _md_escape(plain) if plain else ""
-            return f"::: {{#{label}}}\n{body}\n\n{_md_inline(caption)}\n:::"
-
-        if kind == "tbl":
-            if self.target == "html" and html_out is not None:
-                body = _raw_block(_strip_external(html_out), "html")
-                table_md = ""
-            elif md is not None:
-                body = table_md = md
-            elif html_out is not None:
-                table_md = _html_table_to_markdown(html_out)
-                body = table_md
-            elif plain is not None:
-                body = table_md = _md_escape(plain)
-            else:
-                raise self.error(src, f"cell {label!r} of {self.shown(nb_path)} has no output "
-                                      f"usable in {self.target}")
-            self.tables.append(EmbeddedTable(label=label, caption=caption, html=html_out or "",
-                                             markdown=table_md, notebook=nb_path))
-            return f"::: {{#{label}}}\n{body}\n\n{_md_inline(caption)}\n:::"
-
-        # An unlabelled-kind cell: its output as is.
-        if self.target == "html" and html_out is not None:
-            return _raw_block(_strip_external(html_out), "html")
-        if md is not None:
-            return md
-        return _md_escape(plain or "")
+        The representation is chosen by Quarto's order of preference for the target
+        (:func:`choose_mime`); a ``fig-``/``tbl-`` cell becomes a float div whose last
+        paragraph is the caption (``#| fig-cap:`` / ``#| tbl-cap:``), which both the Lua
+        filters (HTML) and :mod:`bpsreport.render.pdf` (Typst) number.
+        """
+        mime = choose_mime(data, self.target)
+        if mime is None:
+            raise self.error(src, f"cell {label!r} of {self.shown(nb_path)} has no output "
+                                  f"usable in {self.target}")
+        value = data[mime]
+        text = "".join(value) if isinstance(value, list) else str(value)
+        if mime == "text/html" and self.target == "html":
+            body = _raw_block(_strip_external(text), "html")
+        elif mime == "text/html":
+            body = _html_table_to_markdown(text)  # Quarto reads an HTML table into pandoc
+        elif mime == "text/markdown":
+            body = text.strip("\n")
+        elif mime in _IMAGE_MIMES:
+            ext = _IMAGE_MIMES[mime]
+            payload = text.encode("utf-8") if mime == "image/svg+xml" else base64.b64decode(text)
+            filename = f"{self.source.stem}_files/figure-{self.target}/{label}-1.{ext}"
+            self.figures.append(EmbeddedFigure(label=label, caption=caption, alt=alt,
+                                               filename=filename, data=payload, mime=mime,
+                                               notebook=nb_path))
+            alt_attr = f'{{fig-alt="{_attr_escape(alt)}"}}' if alt else ""
+            body = f"![]({filename}){alt_attr}"
+        else:  # text/plain: Quarto prints it as output text
+            body = "```\n" + text.rstrip("\n") + "\n```"
+        if kind in ("fig", "tbl"):
+            if mime == "text/html" and kind == "tbl":
+                self.tables.append(EmbeddedTable(label=label, caption=caption, html=text,
+                                                 markdown="", notebook=nb_path))
+            cap = f"\n\n{_md_inline(caption)}" if caption else ""
+            return f"::: {{#{label}}}\n{body}{cap}\n:::"
+        return body
 
     # -- checks over the whole document
     def check_refs(self, lines: list[SourceLine]) -> None:
@@ -580,6 +703,39 @@ class _Resolver:
                                               f"document (labels: "
                                               f"{', '.join(sorted(defined)) or 'none'}; note that "
                                               f"a reference ends at a space or punctuation)")
+
+
+_IMAGE_MIMES = {"image/svg+xml": "svg", "image/png": "png", "image/jpeg": "jpg"}
+_HTML_TABLE_OPEN = re.compile(r"<table", re.IGNORECASE)
+_HTML_TABLE_CLOSE = re.compile(r"</table", re.IGNORECASE)
+
+
+def choose_mime(data: dict, target: str) -> str | None:
+    """The representation of a cell output that Quarto uses for ``target``.
+
+    Quarto's order (``src/core/jupyter/display-data.ts``, ``displayDataMimeType``): for
+    HTML, ``text/html`` first, then ``text/markdown``, ``image/svg+xml``, ``image/png``,
+    ``image/jpeg``; for any other format (Typst), ``text/markdown``, ``image/svg+xml``,
+    ``image/png``, ``image/jpeg``, then ``text/html`` only when it holds a table (read
+    into the document as a table); ``text/plain`` last for both.
+
+    >>> choose_mime({"text/html": "<p>x</p>", "text/markdown": "x"}, "html")
+    'text/html'
+    >>> choose_mime({"text/html": "<table></table>", "text/markdown": "x"}, "typst")
+    'text/markdown'
+    >>> choose_mime({"text/html": "<p>x</p>", "image/svg+xml": "<svg/>"}, "typst")
+    'image/svg+xml'
+    """
+    if target == "html":
+        order = ["text/html", "text/markdown", "image/svg+xml", "image/png", "image/jpeg"]
+    else:
+        order = ["text/markdown", "image/svg+xml", "image/png", "image/jpeg"]
+        html_out = data.get("text/html")
+        html_out = "".join(html_out) if isinstance(html_out, list) else html_out
+        if html_out and _HTML_TABLE_OPEN.search(html_out) and _HTML_TABLE_CLOSE.search(html_out):
+            order.append("text/html")
+    order.append("text/plain")
+    return next((mime for mime in order if mime in data), None)
 
 
 def _find_cell(nb: dict, label: str) -> tuple[dict | None, dict]:
@@ -656,31 +812,6 @@ def _is_escaped(text: str, m: re.Match) -> bool:
     return m.start() > 0 and text[m.start() - 1] == "{" and text[m.end():m.end() + 1] == "}"
 
 
-_DATA_URI = re.compile(r"""<img\b[^>]*?\bsrc\s*=\s*["']data:(image/(?:svg\+xml|png|jpeg))(;base64)?,([^"']*)["']""",
-                       re.IGNORECASE | re.DOTALL)
-_ALT = re.compile(r"""<img\b[^>]*?\balt\s*=\s*(["'])(.*?)\1""", re.IGNORECASE | re.DOTALL)
-
-
-def _data_uri_image(html_text: str) -> tuple[bytes, str, str] | None:
-    m = _DATA_URI.search(html_text)
-    if not m:
-        return None
-    mime, b64, payload = m.group(1).lower(), m.group(2), m.group(3)
-    if b64:
-        data = base64.b64decode(payload)
-    else:
-        from urllib.parse import unquote
-        data = unquote(payload).encode("utf-8")
-    ext = {"image/svg+xml": "svg", "image/png": "png", "image/jpeg": "jpg"}[mime]
-    return data, mime, ext
-
-
-def _img_alt(html_text: str) -> str | None:
-    import html as html_lib
-    m = _ALT.search(html_text)
-    return html_lib.unescape(m.group(2)) if m else None
-
-
 def _attr_escape(text: str) -> str:
     return " ".join(text.replace("\\", "\\\\").replace('"', '\\"').split())
 
@@ -738,6 +869,9 @@ def resolve_document(path: Path, *, project: "ProjectConfig", lang: str, target:
     front, _, _ = split_front_matter(text, path)
     meta = document_metadata(front, project, target)
     meta.setdefault("lang", lang)
+    from bpsreport.render.pdf import _resolve_shortcodes  # Quarto resolves them in metadata too
+
+    meta = _resolve_shortcodes(meta, project.variables, meta)
     resolver.metadata = meta
     lines = resolver.read_lines(path, stack=(path,))
     lines = resolver.resolve_lines(lines)
@@ -746,3 +880,19 @@ def resolve_document(path: Path, *, project: "ProjectConfig", lang: str, target:
     return ResolvedDocument(source=path, metadata=meta, markdown=markdown,
                             figures=resolver.figures, tables=resolver.tables, lines=lines,
                             includes=list(dict.fromkeys(resolver.files_read)))
+
+
+def expand_includes(path: Path, *, project: "ProjectConfig", lang: str) -> list[SourceLine]:
+    """The body of ``path`` with its includes expanded and nothing else resolved.
+
+    Quarto expands the includes of *every* input of the project while it lists the
+    project's files (to find each file's engine), before it renders anything, so one
+    missing include anywhere stops the whole render (``../shared/QUARTO.md`` item 1); the
+    built-in renderer checks every input the same way with this.
+    """
+    path = Path(path)
+    if not path.is_absolute():
+        path = project.root / path
+    path = path.resolve()
+    resolver = _Resolver(project, lang, "html", path)
+    return resolver.read_lines(path, stack=(path,))

@@ -2,23 +2,28 @@
 
 For each language of a request it runs, in the project root::
 
-    quarto render --profile <lang> --output-dir <site_dir>/<lang> --metadata-file <pdf-<lang>.yml>
+    quarto render reports/<year>/<lang> --profile <lang> --output-dir <site>/<lang> \
+        --metadata-file <pdf-<lang>.yml>
 
-Quarto renders the HTML pages and ``report.qmd`` (``format: typst``, with the template
-partials of ``templates/typst/``) itself. The metadata file carries what the Typst template
-needs beyond the document: the issuing details of ``config/edition.yml`` in that language
-and the settings of ``config/pdf.yml`` (:func:`bpsreport.render.pdf.pdf_metadata`), the same
-values the built-in renderer uses, so both backends print the same 版头.
+Quarto renders the edition's HTML pages and ``report.qmd`` (``format: typst``, with the
+template partials of ``templates/typst/``), then runs the project's ``post-render``
+script (``scripts/post-render.py``, with ``QUARTO_PYTHON`` set to this project's Python),
+which publishes the PDFs in the site's downloads and adds the edition bar. The metadata
+file carries what the Typst template needs beyond the document: the issuing details of
+``config/edition.yml`` in that language and the settings of ``config/pdf.yml``
+(:func:`bpsreport.render.pdf.pdf_metadata`), the same values the built-in renderer uses.
 
-Afterwards the PDFs are copied out of the site (``report-<lang>.pdf``), the bilingual PDF is
-the two editions one after the other (pypdf), and the site gets the same language chooser
-and downloads folder as with the built-in renderer.
+Supported Quarto versions: :data:`MIN_QUARTO` and newer (the Typst that Quarto bundles
+must compile ``templates/typst/``; see the README). An older Quarto is refused before
+anything is rendered.
 """
 
 from __future__ import annotations
 
-import shutil
+import os
+import re
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -27,8 +32,32 @@ import yaml
 from bpsreport.render import RenderError, RenderRequest, RenderResult
 
 QUARTO_DOCS = "https://quarto.org/docs/get-started/"
-REPORT_NAME = "report"  # reports/<year>/<lang>/report.qmd -> report.pdf
 _TAIL_LINES = 40
+#: The oldest Quarto that builds the report. Quarto 1.7 and 1.8 bundle Typst 0.13.0, which
+#: cannot compile the official template (templates/typst/, ../shared/QUARTO.md item 6);
+#: 1.9 bundles Typst 0.14.2 and 1.10 Typst 0.15.1, which do (tests/test_typst_versions.py).
+MIN_QUARTO = (1, 9)
+#: The Typst each supported Quarto release bundles (its changelog), and the ``typst`` wheel
+#: of PyPI that embeds that Typst (the built-in renderer's pin, requirements.lock, is the
+#: one of the current release). tests/test_typst_versions.py compiles the template with each.
+QUARTO_TYPST = {(1, 9): "0.14.2", (1, 10): "0.15.1"}
+TYPST_WHEELS = {"0.14.2": "0.14.5", "0.15.1": "0.15.2"}
+
+
+class QuartoTooOld(RenderError):
+    """The installed Quarto is older than :data:`MIN_QUARTO`."""
+
+    exit_code = 3
+
+
+def parse_version(text: str) -> tuple[int, ...]:
+    """``"quarto 1.10.18"`` -> ``(1, 10, 18)``; an unreadable version gives ``()``.
+
+    >>> parse_version("quarto 1.10.18")
+    (1, 10, 18)
+    """
+    m = re.search(r"(\d+)\.(\d+)(?:\.(\d+))?", text or "")
+    return tuple(int(g) for g in m.groups() if g is not None) if m else ()
 
 
 class QuartoBackend:
@@ -54,6 +83,19 @@ class QuartoBackend:
                               f"{(proc.stderr or '').strip()[-400:]}")
         return f"quarto {found[0].strip()}"
 
+    def check_version(self) -> str:
+        """The version line, after refusing a Quarto older than :data:`MIN_QUARTO`."""
+        line = self.version()
+        found = parse_version(line)
+        if not found or found[:2] < MIN_QUARTO:
+            need = ".".join(map(str, MIN_QUARTO))
+            raise QuartoTooOld(
+                f"{self.quarto} is {line}, but the report needs Quarto {need} or newer: older "
+                f"releases bundle Typst 0.13, which cannot compile the official PDF template "
+                f"(templates/typst/). Install Quarto {need} or newer ({QUARTO_DOCS}), or use "
+                f"--renderer builtin.")
+        return line
+
     # -- commands ------------------------------------------------------------------------
     def render_command(self, lang: str, output_dir: Path, metadata_file: Path,
                        year: int | None = None) -> list[str]:
@@ -71,32 +113,34 @@ class QuartoBackend:
         """The PDF metadata of one language as a YAML file for ``--metadata-file``."""
         from bpsreport.render.pdf import pdf_metadata
 
-        data = pdf_metadata(request.year, lang, root=Path(request.root))
+        data = pdf_metadata(request.year, lang, root=Path(request.root), draft=request.draft)
         path = Path(folder) / f"pdf-{lang}.yml"
         path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
         return path
 
     # -- rendering -----------------------------------------------------------------------
-    def render(self, request: RenderRequest, *, pdfs: bool = True) -> RenderResult:
+    def render(self, request: RenderRequest) -> RenderResult:
+        from bpsreport.render.builtin import collect_pdfs
+
+        version = self.check_version()
         root = Path(request.root).resolve()
         site_dir = Path(request.site_dir)
         site_dir.mkdir(parents=True, exist_ok=True)
-        found: dict[str, Path] = {}
+        env = dict(os.environ)
+        # The post-render script runs with the project's Python (Quarto's QUARTO_PYTHON).
+        env.setdefault("QUARTO_PYTHON", sys.executable)
         with tempfile.TemporaryDirectory(prefix="bpsreport-quarto-") as scratch:
             for lang in request.langs:
-                out = site_dir / lang
                 meta = self.write_metadata(request, lang, Path(scratch))
-                self._run(self.render_command(lang, out, meta, request.year), root, lang)
-                if pdfs:
-                    found[lang] = self._find_pdf(out, request, lang)
-        pdf_paths = self._collect_pdfs(request, found) if pdfs else {}
-        self._finish_site(request, pdf_paths)
-        return RenderResult(backend=self.name, version=self.version(), site_dir=site_dir,
-                            pdfs=pdf_paths)
+                self._run(self.render_command(lang, site_dir / lang, meta, request.year), root,
+                          lang, env)
+        return RenderResult(backend=self.name, version=version, site_dir=site_dir,
+                            pdfs=collect_pdfs(request))
 
-    def _run(self, cmd: list[str], cwd: Path, lang: str) -> None:
+    def _run(self, cmd: list[str], cwd: Path, lang: str, env: dict | None = None) -> None:
         try:
-            proc = subprocess.run(cmd, cwd=str(cwd), capture_output=True, text=True, check=False)
+            proc = subprocess.run(cmd, cwd=str(cwd), capture_output=True, text=True, check=False,
+                                  env=env)
         except OSError as exc:
             raise RenderError(f"{self.quarto} could not be run ({exc})") from exc
         if proc.returncode != 0:
@@ -104,55 +148,3 @@ class QuartoBackend:
                              .splitlines()[-_TAIL_LINES:])
             raise RenderError(f"quarto render --profile {lang} failed (exit {proc.returncode}):\n"
                               f"{tail}")
-
-    @staticmethod
-    def _find_pdf(out: Path, request: RenderRequest, lang: str) -> Path:
-        expected = out / "reports" / str(request.year) / lang / f"{REPORT_NAME}.pdf"
-        if expected.is_file():
-            return expected
-        others = sorted(out.rglob("*.pdf"))
-        for candidate in others:
-            if candidate.stem == REPORT_NAME and lang in candidate.parts:
-                return candidate
-        listed = ", ".join(str(p.relative_to(out)) for p in others) or "none"
-        raise RenderError(f"quarto render --profile {lang} wrote no {expected.relative_to(out)} "
-                          f"(PDFs found: {listed}); reports/{request.year}/{lang}/"
-                          f"{REPORT_NAME}.qmd needs `format: typst`")
-
-    @staticmethod
-    def _collect_pdfs(request: RenderRequest, found: dict[str, Path]) -> dict[str, Path]:
-        pdf_dir = Path(request.pdf_dir)
-        pdf_dir.mkdir(parents=True, exist_ok=True)
-        out: dict[str, Path] = {}
-        for lang, path in found.items():
-            dest = pdf_dir / f"report-{lang}.pdf"
-            shutil.copy2(path, dest)
-            out[lang] = dest
-        if all(lang in out for lang in ("zh", "en")):
-            out["bilingual"] = concatenate_pdfs([out["zh"], out["en"]],
-                                                pdf_dir / "report-bilingual.pdf")
-        return out
-
-    @staticmethod
-    def _finish_site(request: RenderRequest, pdfs: dict[str, Path]) -> None:
-        """Downloads and the language chooser, as the built-in renderer writes them."""
-        from bpsreport.render.html import copy_downloads, plan_site, write_chooser
-
-        copy_downloads(request.site_dir, request.root, request.unit_id, request.year, pdfs)
-        write_chooser(request.site_dir, plan_site(Path(request.root), tuple(request.langs),
-                                                  Path(request.site_dir)), request.year)
-
-
-def concatenate_pdfs(parts: list[Path], output: Path) -> Path:
-    """The PDFs one after the other (each keeps its own page numbers)."""
-    try:
-        from pypdf import PdfWriter
-    except ImportError as exc:  # pypdf is pinned in requirements.lock
-        raise RenderError("the bilingual PDF needs pypdf (pinned in requirements.lock); run "
-                          "./run setup") from exc
-    writer = PdfWriter()
-    for part in parts:
-        writer.append(str(part))
-    with open(output, "wb") as fh:
-        writer.write(fh)
-    return output
