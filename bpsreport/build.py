@@ -89,14 +89,23 @@ _CLEAN_STAGE_CODE = ("catalog.py", "readers.py", "ingest.py", "submissions.py", 
                      "clean_store.py", "build.py")
 
 
+def _sha256_or_none(path: Path) -> str | None:
+    """A file's hash; ``None`` when it vanished or cannot be read since it was listed (a
+    person saving data/raw meanwhile): the state then matches no earlier one."""
+    try:
+        return clean_store.sha256_of(path)
+    except OSError:
+        return None
+
+
 def raw_state(paths: ProjectPaths) -> dict:
     """Fingerprint of everything the clean data is made from: raw files, rules, code version."""
     files = sorted(p for p in paths.raw.rglob("*") if p.is_file())
     return {
         "pipeline_version": __version__,
-        "config": {name: clean_store.sha256_of(paths.config / name)
+        "config": {name: _sha256_or_none(paths.config / name)
                    for name in ("status.yml", "labels.yml") if (paths.config / name).is_file()},
-        "raw": {paths.shown(p): clean_store.sha256_of(p) for p in files},
+        "raw": {paths.shown(p): _sha256_or_none(p) for p in files},
         # The code that turns raw into clean data: a change to it must rebuild.
         "code": {name: clean_store.sha256_of(_PACKAGE / name) for name in _CLEAN_STAGE_CODE},
     }

@@ -330,9 +330,7 @@ def project_lock(paths: ProjectPaths, args, rep: Reporter, *, wait: bool = True)
     from .project_lock import ProjectLock
 
     def waiting(holder) -> None:
-        who = holder.describe() if holder else "another process"
-        if holder is not None and holder.is_running() is False:
-            who += " (that process has ended; a program it started still holds the lock)"
+        who = holder.describe_holding() if holder else "another process (no record yet)"
         rep.warning(f"Another build of this project is running · 另一个构建正在运行: {who}. "
                     "Waiting for it to finish · 等待其完成 (Ctrl-C to stop; --no-wait exits "
                     "at once instead) …")
@@ -529,8 +527,14 @@ def _validate(args, paths: ProjectPaths, rep: Reporter) -> int:
 
 def _check(args, paths: ProjectPaths, rep: Reporter) -> int:
     from .check import blocks_publication, format_findings, run_checks
+    from .project_lock import running_holder
     year = args.year if args.year is not None else default_year(paths)
     rep.info(f"Checking the {year} edition · 检查{year}年版 …")
+    holder = running_holder(paths.root)   # check takes no lock; it says when a build runs
+    if holder is not None:
+        rep.warning(f"A build of this project is running ({holder.describe()}); it may change "
+                    "data/clean and the generated files while they are checked. Run check again "
+                    "when it has finished · 构建正在运行，完成后请重新检查。")
     findings = run_checks(paths.root, year, unit_id=args.unit)
     lines = format_findings(findings).splitlines()
     blocking = blocks_publication(findings)

@@ -82,6 +82,15 @@ class LockHolder:
         where = "" if self.host == socket.gethostname() else f" on {self.host}"
         return f"process {self.pid}{where} (`{self.command}`, started {self.started})"
 
+    def describe_holding(self) -> str:
+        """:meth:`describe`, for a lock that is held now. The kernel says it is held; when
+        the recorded process is gone, a program it started must have kept the lock file
+        open, and that program is still at work (the lock is not taken over)."""
+        if self.is_running() is False:
+            return (f"{self.describe()}; that process has ended, but a program it started "
+                    "still holds the lock")
+        return self.describe()
+
 
 def pid_is_running(pid: int) -> bool:
     try:
@@ -100,7 +109,7 @@ class BuildInProgress(PipelineError):
 
     def __init__(self, lock_path: Path, holder: LockHolder | None):
         self.holder = holder
-        who = holder.describe() if holder else "another process (it left no record)"
+        who = holder.describe_holding() if holder else "another process (no record yet)"
         super().__init__(
             f"Another build of this project is running · 另一个构建正在运行: {who}. Wait for it "
             f"to finish, or run the command again without --no-wait to wait for it. (Lock: "
@@ -160,7 +169,9 @@ class ProjectLock:
             raise LockFileProblem(
                 f"cannot create the project lock {self.path} ({exc.strerror or exc}); the "
                 "project folder must be writable to build") from exc
-        last_seen: object = object()
+        reported: object = object()
+        previous: object = object()
+        retry = True
         try:
             while True:
                 try:
@@ -169,12 +180,19 @@ class ProjectLock:
                 except BlockingIOError:
                     holder = self._read_record(fh)
                     if not self.wait:
+                        if retry and (holder is None or holder.is_running() is False):
+                            retry = False   # maybe a new holder not yet recorded: look again
+                            time.sleep(self.poll_s)
+                            continue
                         raise BuildInProgress(self.path, holder) from None
-                    if holder != last_seen:
-                        last_seen = holder
+                    # A new holder writes its record just after taking the lock: report a
+                    # record once it was read twice in a row, not the one it is replacing.
+                    if holder == previous and holder != reported:
+                        reported = holder
                         self.waited_for.append(holder)
                         if self.on_wait is not None:
                             self.on_wait(holder)
+                    previous = holder
                     time.sleep(self.poll_s)
                 except OSError as exc:
                     if exc.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL):
@@ -240,23 +258,20 @@ class ProjectLock:
         return removed
 
 
-def held_by(root: Path | str) -> LockHolder | None:
-    """The holder of the project lock if it is held now, else ``None`` (for read-only
-    commands that want to warn that a build is changing the files they read)."""
-    path = Path(root) / LOCK_FILE
+def running_holder(root: Path | str) -> LockHolder | None:
+    """The build named in the lock file, when that process is still running.
+
+    For read-only commands, to warn that a build is changing what they read. It takes no
+    lock (even a shared one would make a build started at that moment wait).
+    """
     try:
-        fh = open(path, encoding="utf-8")
-    except OSError:
+        text = (Path(root) / LOCK_FILE).read_text(encoding="utf-8")
+    except (OSError, ValueError):
         return None
-    with fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return ProjectLock._read_record(fh) or LockHolder(0, socket.gethostname(), "?", "?")
-        except OSError:
-            return None
-        fcntl.flock(fh, fcntl.LOCK_UN)
+    holder = LockHolder.parse(text) if text.strip() else None
+    if holder is None or holder.is_running() is False:
         return None
+    return holder
 
 
 # --- what the pipeline's writers leave when they are killed -------------------------------------
