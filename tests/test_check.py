@@ -205,6 +205,22 @@ def test_without_clean_data_it_says_to_build_and_checks_the_rest(tmp_path):
     assert "pipeline.py build --year 2018" in _one(findings, "data-missing").message
 
 
+def test_clean_files_changed_by_hand_are_errors_naming_each_file(tmp_path):
+    dest = make_project(tmp_path)
+    folder = dest / "data" / "clean" / "test-unit" / str(YEAR)
+    csv = folder / "observations.csv"
+    csv.write_text(csv.read_text(encoding="utf-8-sig") + "\n", encoding="utf-8-sig")
+    parquet = folder / "assessment.parquet"
+    parquet.write_bytes(parquet.read_bytes()[:100])    # unreadable now: no crash either
+    findings = run_checks(dest, YEAR)
+    changed = {(f.path, f.severity) for f in findings if f.code == "data-changed"}
+    assert changed == {(f"data/clean/test-unit/{YEAR}/observations.csv", ERROR),
+                       (f"data/clean/test-unit/{YEAR}/assessment.parquet", ERROR)}
+    assert all(f"pipeline.py build --year {YEAR}" in f.message and "from data/raw" in f.message
+               for f in findings if f.code == "data-changed")
+    assert blocks_publication(findings)
+
+
 def test_a_stale_variables_file_is_a_warning(tmp_path):
     dest = make_project(tmp_path)
     text = dump_variables(build_edition_variables(dest, "test-unit", YEAR))
