@@ -118,25 +118,30 @@ def _manifest_hash(folder: Path) -> str | None:
         return None
 
 
-def _unchanged_since_last_build(paths: ProjectPaths, state: dict) -> dict[tuple[str, int], Path] | None:
+def _last_build(paths: ProjectPaths) -> tuple[dict, dict[tuple[str, int], str | None]] | None:
+    """What the last completed build recorded: the raw state, and each clean edition with
+    the hash of its manifest (``None`` from builds that did not record it)."""
+    try:
+        saved = json.loads((paths.clean / STATE_FILE).read_text(encoding="utf-8"))
+        return saved["state"], {(e["unit_id"], int(e["year"])): e.get("manifest_sha256")
+                                for e in saved.get("editions", [])}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def _unchanged_since_last_build(paths: ProjectPaths, state: dict, last) -> dict[tuple[str, int], Path] | None:
     """The clean editions on disk when the last build made them from exactly this raw state.
 
     The state file names each edition with the hash of its manifest, so a folder put
     there by other means is not taken for the one the build wrote. (Its files are checked
     against the manifest by the caller.)
     """
-    try:
-        saved = json.loads((paths.clean / STATE_FILE).read_text(encoding="utf-8"))
-        if saved.get("state") != state:
-            return None
-        editions = {(e["unit_id"], int(e["year"])): (paths.clean / e["unit_id"] / str(e["year"]),
-                                                     e["manifest_sha256"])
-                    for e in saved.get("editions", [])}
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    if last is None or last[0] != state:
         return None
-    if any(_manifest_hash(folder) != digest for folder, digest in editions.values()):
+    editions = {key: paths.clean / key[0] / str(key[1]) for key in last[1]}
+    if any(_manifest_hash(editions[key]) != digest for key, digest in last[1].items()):
         return None
-    return {key: folder for key, (folder, _) in editions.items()}
+    return editions
 
 
 def build_clean(paths: ProjectPaths, *, progress: Progress | None = None) -> CleanResult:
@@ -156,7 +161,8 @@ def build_clean(paths: ProjectPaths, *, progress: Progress | None = None) -> Cle
     """
     catalog = load_catalog(paths.raw, root=paths.root)
     state = raw_state(paths)
-    unchanged = _unchanged_since_last_build(paths, state)
+    last = _last_build(paths)
+    unchanged = _unchanged_since_last_build(paths, state, last)
     mismatches: list[clean_store.Mismatch] = []
     if unchanged is not None:
         for folder in [paths.clean / "catalog", *unchanged.values()]:
@@ -180,11 +186,14 @@ def build_clean(paths: ProjectPaths, *, progress: Progress | None = None) -> Cle
     # file may vouch for it (a build killed half-way must not look finished next time).
     (paths.clean / STATE_FILE).unlink(missing_ok=True)
     reported = {m.path for m in mismatches}
+    vouched = last[1] if last is not None else {}
     editions: dict[tuple[str, int], CleanEdition] = {}
     for (unit_id, year), result in sorted(ingested.items()):
         folder = paths.clean / unit_id / str(year)
         inputs = [{"path": i.path, "sha256": i.sha256, "rows": i.rows} for i in result.inputs]
-        found = clean_store.verify_folder(folder) if folder.is_dir() else None
+        # A folder the last build wrote must still be there and match (a new one need not).
+        found = clean_store.verify_folder(folder) if folder.is_dir() or (unit_id, year) in vouched \
+            else None
         if found == [] and clean_store.is_current(folder, inputs, dep_hash):
             editions[(unit_id, year)] = CleanEdition(unit_id, year, folder, rewritten=False)
             continue

@@ -161,6 +161,8 @@ def verify_folder(folder: Path) -> list[Mismatch]:
     file would be read as a table) are each a :class:`Mismatch`.
     """
     folder = Path(folder)
+    if not folder.is_dir():
+        return [Mismatch(folder, "is missing")]
     manifest = read_manifest(folder)
     if manifest is None:
         return [Mismatch(folder / MANIFEST, "is missing or unreadable")]

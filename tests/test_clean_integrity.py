@@ -23,6 +23,7 @@ from bpsreport.cli import main
 from bpsreport.paths import ProjectPaths
 from bpsreport.project_lock import ProjectLock, find_leftovers
 
+ROOT = Path(__file__).resolve().parents[1]
 UNIT, YEAR = "gd-province", 2017
 
 
@@ -37,10 +38,22 @@ def dot_entries(clean: Path) -> list[str]:
     return sorted(p.relative_to(clean).as_posix() for p in clean.rglob(".*"))
 
 
-@pytest.fixture
-def built(project_copy):
-    result = build_clean(ProjectPaths.at(project_copy))
+@pytest.fixture(scope="module")
+def clean_once(tmp_path_factory) -> Path:
+    """data/clean built once from the real data/raw (copied into each test's project)."""
+    root = tmp_path_factory.mktemp("clean-once")
+    shutil.copytree(ROOT / "data" / "raw", root / "data" / "raw")
+    shutil.copytree(ROOT / "config", root / "config")
+    result = build_clean(ProjectPaths.at(root))
     assert result.mismatches == []
+    return root / "data" / "clean"
+
+
+@pytest.fixture
+def built(project_copy, clean_once):
+    shutil.copytree(clean_once, project_copy / "data" / "clean")
+    # Copied, it is what the build wrote: trusted and current.
+    assert not any(e.rewritten for e in build_clean(ProjectPaths.at(project_copy)).editions.values())
     return project_copy
 
 
@@ -129,6 +142,15 @@ def test_tampered_clean_data_is_rebuilt_from_raw_naming_the_file(built, how, whe
     # Trusted again: the next build validates nothing and rewrites nothing.
     again = build_clean(ProjectPaths.at(built))
     assert again.mismatches == [] and not any(e.rewritten for e in again.editions.values())
+
+
+def test_a_deleted_clean_set_is_rebuilt_naming_it(built):
+    clean = built / "data" / "clean"
+    before = tables(clean)
+    shutil.rmtree(clean / UNIT / str(YEAR))
+    result = build_clean(ProjectPaths.at(built))
+    assert [(m.path, m.problem) for m in result.mismatches] == [(clean / UNIT / str(YEAR), "is missing")]
+    assert tables(clean) == before
 
 
 def test_a_self_consistent_folder_put_in_place_by_hand_is_not_trusted(built):
