@@ -224,7 +224,7 @@ def _lay_out(root: Path, paths: list[str], dead: int, live: int) -> list[Path]:
     return made
 
 
-def _top(root: Path, path: Path, examples: dict[str, str], dead: int) -> Path:
+def _top(root: Path, path: Path) -> Path:
     """The leftover itself: the temporary folder holding ``path``, or the file."""
     rel = path.relative_to(root)
     for n in range(1, len(rel.parts) + 1):
@@ -238,7 +238,7 @@ def test_leftovers_of_dead_builds_are_removed_and_nothing_else(tmp_path, dead_pi
     root = tmp_path / "project"
     leftovers = _lay_out(root, list(LEFTOVER_EXAMPLES), dead_pid, live_process.pid)
     kept = _lay_out(root, KEPT, dead_pid, live_process.pid)
-    expected = sorted({_top(root, p, LEFTOVER_EXAMPLES, dead_pid) for p in leftovers})
+    expected = sorted({_top(root, p) for p in leftovers})
 
     assert find_leftovers(root) == expected
     with ProjectLock(root, "test") as lock:
@@ -251,9 +251,12 @@ def test_leftovers_of_dead_builds_are_removed_and_nothing_else(tmp_path, dead_pi
 def test_every_leftover_pattern_has_an_example_and_is_git_ignored(tmp_path, dead_pid):
     root = tmp_path / "project"
     leftovers = _lay_out(root, list(LEFTOVER_EXAMPLES), dead_pid, 0)
-    tops = {_top(root, p, LEFTOVER_EXAMPLES, dead_pid) for p in leftovers}
+    tops = {_top(root, p) for p in leftovers}
     for pattern in LEFTOVERS:
         assert any(pattern.name.fullmatch(t.name) for t in tops), f"no example for {pattern.writer}"
+    for example, path in zip(LEFTOVER_EXAMPLES.values(), leftovers):
+        writers = [p.writer for p in LEFTOVERS if p.name.fullmatch(_top(root, path).name)]
+        assert writers and writers[0].startswith(example), (path, writers)
     if shutil.which("git") is None or not (ROOT / ".git").exists():
         pytest.skip("git is needed to read .gitignore the way git does")
     rels = [p.relative_to(root).as_posix() for p in leftovers] + [LOCK_FILE]
