@@ -67,6 +67,8 @@ class CleanEdition:
 class CleanResult:
     catalog: Catalog
     editions: dict[tuple[str, int], CleanEdition]
+    # Files of data/clean that did not match their manifest and were rebuilt from data/raw.
+    mismatches: list[clean_store.Mismatch] = field(default_factory=list)
 
 
 def _dependency_hash(paths: ProjectPaths) -> str:
@@ -87,30 +89,59 @@ _CLEAN_STAGE_CODE = ("catalog.py", "readers.py", "ingest.py", "submissions.py", 
                      "clean_store.py", "build.py")
 
 
+def _sha256_or_none(path: Path) -> str | None:
+    """A file's hash; ``None`` when it vanished or cannot be read since it was listed (a
+    person saving data/raw meanwhile): the state then matches no earlier one."""
+    try:
+        return clean_store.sha256_of(path)
+    except OSError:
+        return None
+
+
 def raw_state(paths: ProjectPaths) -> dict:
     """Fingerprint of everything the clean data is made from: raw files, rules, code version."""
     files = sorted(p for p in paths.raw.rglob("*") if p.is_file())
     return {
         "pipeline_version": __version__,
-        "config": {name: clean_store.sha256_of(paths.config / name)
+        "config": {name: _sha256_or_none(paths.config / name)
                    for name in ("status.yml", "labels.yml") if (paths.config / name).is_file()},
-        "raw": {paths.shown(p): clean_store.sha256_of(p) for p in files},
+        "raw": {paths.shown(p): _sha256_or_none(p) for p in files},
         # The code that turns raw into clean data: a change to it must rebuild.
         "code": {name: clean_store.sha256_of(_PACKAGE / name) for name in _CLEAN_STAGE_CODE},
     }
 
 
-def _unchanged_since_last_build(paths: ProjectPaths, state: dict) -> dict[tuple[str, int], Path] | None:
-    """The clean editions on disk when they were built from exactly this raw state."""
+def _manifest_hash(folder: Path) -> str | None:
+    try:
+        return clean_store.sha256_of(folder / clean_store.MANIFEST)
+    except OSError:
+        return None
+
+
+def _last_build(paths: ProjectPaths) -> tuple[dict, dict[tuple[str, int], str | None]] | None:
+    """What the last completed build recorded: the raw state, and each clean edition with
+    the hash of its manifest (``None`` from builds that did not record it)."""
     try:
         saved = json.loads((paths.clean / STATE_FILE).read_text(encoding="utf-8"))
-    except (FileNotFoundError, json.JSONDecodeError):
+        return saved["state"], {(e["unit_id"], int(e["year"])): e.get("manifest_sha256")
+                                for e in saved.get("editions", [])}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
-    if saved.get("state") != state:
+
+
+def _unchanged_since_last_build(paths: ProjectPaths, state: dict, last) -> dict[tuple[str, int], Path] | None:
+    """The clean editions on disk when the last build made them from exactly this raw state.
+
+    The state file names each edition with the hash of its manifest, so a folder put
+    there by other means is not taken for the one the build wrote. (Its files are checked
+    against the manifest by the caller.)
+    """
+    if last is None or last[0] != state:
         return None
-    editions = {(e["unit_id"], int(e["year"])): paths.clean / e["unit_id"] / str(e["year"])
-                for e in saved.get("editions", [])}
-    return editions if all(f.is_dir() for f in editions.values()) else None
+    editions = {key: paths.clean / key[0] / str(key[1]) for key in last[1]}
+    if any(_manifest_hash(editions[key]) != digest for key, digest in last[1].items()):
+        return None
+    return editions
 
 
 def build_clean(paths: ProjectPaths, *, progress: Progress | None = None) -> CleanResult:
@@ -118,16 +149,28 @@ def build_clean(paths: ProjectPaths, *, progress: Progress | None = None) -> Cle
 
     Nothing is written unless *all* raw files are valid, so a bad submission never leaves
     a mixture of old and new clean data behind. When no raw file, rule or code version
-    changed since the last successful build, validation is skipped altogether (and
-    ``progress`` hears of no file). Otherwise ``progress`` gets one ``ingest`` event per
-    raw file read, once all of them proved valid.
+    changed since the last successful build, and every clean file still matches its
+    manifest, validation is skipped altogether (and ``progress`` hears of no file).
+    Otherwise ``progress`` gets one ``ingest`` event per raw file read, once all of them
+    proved valid.
+
+    Clean data is trusted only when it matches its manifest
+    (:func:`bpsreport.clean_store.verify_folder`). A set that does not (a file edited by
+    hand, truncated, added or removed) is rebuilt from ``data/raw``; the files are listed
+    in :attr:`CleanResult.mismatches` so that the build can warn about them.
     """
     catalog = load_catalog(paths.raw, root=paths.root)
     state = raw_state(paths)
-    unchanged = _unchanged_since_last_build(paths, state)
+    last = _last_build(paths)
+    unchanged = _unchanged_since_last_build(paths, state, last)
+    mismatches: list[clean_store.Mismatch] = []
     if unchanged is not None:
-        return CleanResult(catalog, {key: CleanEdition(*key, folder, rewritten=False)
-                                     for key, folder in unchanged.items()})
+        for folder in [paths.clean / "catalog", *unchanged.values()]:
+            mismatches += clean_store.verify_folder(folder)
+        if not mismatches:
+            return CleanResult(catalog, {key: CleanEdition(*key, folder, rewritten=False)
+                                         for key, folder in unchanged.items()})
+        # Fall through: validate data/raw and rewrite the sets that do not match.
 
     ingested = ingest_all(paths.raw, catalog, root=paths.root)
     if progress is not None:
@@ -139,13 +182,22 @@ def build_clean(paths: ProjectPaths, *, progress: Progress | None = None) -> Cle
     rules = StatusRules.from_config(paths.config / "status.yml")
     dep_hash = _dependency_hash(paths)
 
+    # data/clean is about to change: until the new state is written at the end, no state
+    # file may vouch for it (a build killed half-way must not look finished next time).
+    (paths.clean / STATE_FILE).unlink(missing_ok=True)
+    reported = {m.path for m in mismatches}
+    vouched = last[1] if last is not None else {}
     editions: dict[tuple[str, int], CleanEdition] = {}
     for (unit_id, year), result in sorted(ingested.items()):
         folder = paths.clean / unit_id / str(year)
         inputs = [{"path": i.path, "sha256": i.sha256, "rows": i.rows} for i in result.inputs]
-        if clean_store.is_current(folder, inputs, dep_hash):
+        # A folder the last build wrote must still be there and match (a new one need not).
+        found = clean_store.verify_folder(folder) if folder.is_dir() or (unit_id, year) in vouched \
+            else None
+        if found == [] and clean_store.is_current(folder, inputs, dep_hash):
             editions[(unit_id, year)] = CleanEdition(unit_id, year, folder, rewritten=False)
             continue
+        mismatches += [m for m in found or [] if m.path not in reported]
         tables = {
             "observations": result.observations,
             "assessment": assess_observations(result.observations, rules) if len(result.observations) else None,
@@ -160,9 +212,10 @@ def build_clean(paths: ProjectPaths, *, progress: Progress | None = None) -> Cle
     # Written last: it only vouches for clean data that is completely in place.
     clean_store.write_json_atomic(paths.clean / STATE_FILE, {
         "state": state,
-        "editions": [{"unit_id": u, "year": y} for (u, y) in sorted(editions)],
+        "editions": [{"unit_id": u, "year": y, "manifest_sha256": _manifest_hash(e.folder)}
+                     for (u, y), e in sorted(editions.items())],
     })
-    return CleanResult(catalog, editions)
+    return CleanResult(catalog, editions, mismatches)
 
 
 def require_edition(result: CleanResult, unit_id: str, year: int, paths: ProjectPaths) -> CleanEdition:

@@ -24,10 +24,11 @@ What it reads
 
 Findings (code: severity: what it means)
 ----------------------------------------
-``data-missing`` (error), ``data-stale`` (error), ``variables-stale`` (warning)
-    There is no clean data for the edition, ``data/raw`` changed since the last build, or
-    ``_variables.yml`` differs from the data. Run the build; everything that can be
-    checked without it is still checked.
+``data-missing`` (error), ``data-stale`` (error), ``data-changed`` (error), ``variables-stale`` (warning)
+    There is no clean data for the edition, ``data/raw`` changed since the last build, a
+    file of ``data/clean`` no longer matches its ``manifest.json`` (edited by hand; one
+    finding per file), or ``_variables.yml`` differs from the data. Run the build;
+    everything that can be checked without it is still checked.
 ``var-unknown`` (error), ``var-wrong-language`` (error)
     ``{{< var key >}}`` names no data variable, or a variable of the other language.
 ``var-unused`` (warning)
@@ -305,12 +306,14 @@ def _load_data(root: Path, year: int, unit_id: str | None) -> _Data:
 
     data.fresh = _check_freshness(data)
     year_dir = clean / data.unit_id / str(year)
-    for name in ("assessment", "observations"):
-        path = year_dir / f"{name}.parquet"
-        if path.exists():
-            setattr(data, name, pd.read_parquet(path))
-    if (year_dir / TASK_STATUS_FILE).exists():
-        data.task_status = pd.read_parquet(year_dir / TASK_STATUS_FILE)
+    for name, file in (("assessment", "assessment.parquet"), ("observations", "observations.parquet"),
+                       ("task_status", TASK_STATUS_FILE)):
+        # check takes no lock: a build may swap data/clean while it reads. A table that is
+        # gone or unreadable counts as absent (the freshness finding says to rebuild).
+        try:
+            setattr(data, name, pd.read_parquet(year_dir / file))
+        except (OSError, ValueError):
+            pass
 
     from .variables import _literal_tree
 
@@ -410,7 +413,7 @@ def _check_freshness(data: _Data) -> bool:
         saved = {}
     now = raw_state(paths)
     if saved == now:
-        return True
+        return _check_clean_integrity(data, paths, [paths.clean / "catalog", year_dir])
     before, after = saved.get("raw") or {}, now["raw"]
     changed = sorted(p for p in set(before) | set(after) if before.get(p) != after.get(p))
     what = ", ".join(changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
@@ -420,6 +423,20 @@ def _check_freshness(data: _Data) -> bool:
         f"data/clean is out of date ({reason}); run {build}. This check compares the text "
         "with the data of the last build"))
     return False
+
+
+def _check_clean_integrity(data: _Data, paths, folders: list[Path]) -> bool:
+    """Whether the clean files still match their manifests (a finding per file if not)."""
+    from .clean_store import verify_folder
+
+    mismatches = [m for folder in folders for m in verify_folder(folder)]
+    for m in mismatches:
+        data.findings.append(Finding(
+            data.rel(m.path), None, ERROR, "data-changed",
+            f"{m.problem}; clean data is made only by the build: run `pipeline.py build "
+            f"--year {data.year}` (it rebuilds data/clean from data/raw) and correct figures "
+            "in data/raw"))
+    return not mismatches
 
 
 # --- the .qmd sources -------------------------------------------------------------------------

@@ -22,6 +22,7 @@ import re
 import sys
 import time
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,6 +38,7 @@ EXIT_SETUP = 3           # packages, Jupyter kernel, fonts, Quarto requested but
 EXIT_NOTEBOOK = 4        # a notebook failed (the others finished)
 EXIT_RENDER = 5          # the site or a PDF could not be rendered
 EXIT_CHECK = 6           # `check` found problems that block publication
+EXIT_BUSY = 7            # another build of the project holds the lock (--no-wait)
 EXIT_INTERRUPTED = 130   # Ctrl-C
 
 EXIT_CODES = {
@@ -47,6 +49,7 @@ EXIT_CODES = {
     EXIT_NOTEBOOK: "a notebook failed; the others finished",
     EXIT_RENDER: "rendering the site or a PDF failed; the previous output is unchanged",
     EXIT_CHECK: "check found problems that block publication",
+    EXIT_BUSY: "another build of this project is running and --no-wait was given",
     EXIT_INTERRUPTED: "interrupted (Ctrl-C)",
 }
 
@@ -93,9 +96,11 @@ examples · 示例:
 exit codes · 退出码:
   0 ok · 1 unexpected error (see the log) · 2 input data problems · 3 setup problem
   4 a notebook failed · 5 rendering failed · 6 check found problems that block
-  publication · 130 interrupted (Ctrl-C)
+  publication · 7 another build is running (--no-wait) · 130 interrupted (Ctrl-C)
 
-Every build writes a full log to build/logs/build-<unit>-<year>-<time>.log."""
+Every build writes a full log to build/logs/build-<unit>-<year>-<time>.log.
+One build at a time: a second build, new-year or preview rebuild waits for the first
+(or exits with 7 given --no-wait) · 同一项目一次只运行一个构建."""
 
 
 def _output_options() -> argparse.ArgumentParser:
@@ -193,6 +198,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands["build"].add_argument("--renderer", choices=("auto", "quarto", "builtin"),
                                    default="auto", help=_RENDERER_HELP)
+    for name in ("build", "new-year"):
+        commands[name].add_argument(
+            "--wait", action=argparse.BooleanOptionalAction, default=True,
+            help="when another build of this project is running: wait for it to finish "
+                 "(default), or with --no-wait exit at once with code 7 · 另一个构建运行时等待"
+                 "（默认）或立即退出")
     commands["new-year"].add_argument("year", type=int, metavar="YEAR",
                                       help="summary year of the new edition, e.g. 2018 · 新年度")
     commands["new-year"].add_argument("--unit", default=None, metavar="UNIT",
@@ -302,6 +313,52 @@ def require_renderer(renderer: str) -> None:
                                f"found; {QUARTO_INSTALL_HINT}")
 
 
+# --- the project lock ------------------------------------------------------------------------
+
+def _command_line(args) -> str:
+    import shlex
+    return shlex.join(["pipeline.py", *getattr(args, "_argv", [args.command])])
+
+
+@contextmanager
+def project_lock(paths: ProjectPaths, args, rep: Reporter, *, wait: bool = True):
+    """Hold the project lock around a command that writes (see :mod:`bpsreport.project_lock`).
+
+    Says whom it waits for. Raises :class:`~bpsreport.project_lock.BuildInProgress`
+    (exit 7) at once without ``wait``. Once it is held, call :func:`tidy_after_takeover`.
+    """
+    from .project_lock import ProjectLock
+
+    def waiting(holder) -> None:
+        who = holder.describe_holding() if holder else "another process (no record yet)"
+        rep.warning(f"Another build of this project is running · 另一个构建正在运行: {who}. "
+                    "Waiting for it to finish · 等待其完成 (Ctrl-C to stop; --no-wait exits "
+                    "at once instead) …")
+
+    with ProjectLock(paths.root, _command_line(args), wait=wait, on_wait=waiting) as lock:
+        if lock.waited_for:
+            rep.info("   the other build has finished; continuing · 继续")
+        yield lock
+
+
+def tidy_after_takeover(lock, rep: Reporter, paths: ProjectPaths) -> None:
+    """Say when the lock was taken over from a killed build, and remove what it left."""
+    if lock.unsupported:
+        rep.warning(f"The project lock cannot be used on this file system ({lock.unsupported}); "
+                    "make sure that no other build of this project runs at the same time.")
+        return
+    if lock.stale is not None:
+        rep.warning(f"The previous holder of the project lock, {lock.stale.describe()}, ended "
+                    "without releasing it (it was killed or crashed); taking the lock over and "
+                    "removing what it left behind · 上次构建被中断，已接管并清理。")
+    removed = lock.remove_leftovers()
+    if removed:
+        rep.info(f"   removed {len(removed)} leftover{'s' if len(removed) != 1 else ''} of an "
+                 "interrupted build · 已清理中断构建的临时文件")
+        for path in removed:
+            rep.detail(f"   removed {paths.shown(path)}")
+
+
 # --- build ------------------------------------------------------------------------------------
 
 @dataclass
@@ -344,6 +401,9 @@ def run_build(paths: ProjectPaths, year: int, unit: str | None, renderer: str, r
     t = time.monotonic()
     with rep.waiting("   validating data/raw/ …"):
         result = build_clean(paths, progress=on_ingest)
+    for m in result.mismatches:
+        rep.warning(f"{m.describe(paths.shown)}; rebuilt from data/raw · 清洗数据与清单不符，已由原始数据"
+                    "重建. Clean data is re-derived on every build: make corrections in data/raw/.")
     rewritten = sum(e.rewritten for e in result.editions.values())
     if read:
         rep.info(f"   {len(read)} raw files valid; {rewritten} of {len(result.editions)} "
@@ -436,8 +496,10 @@ class _WarningsToLog:
 
 def _build(args, paths: ProjectPaths, screen: Reporter) -> int:
     year = args.year if args.year is not None else default_year(paths)
-    with _build_reporter(args, paths, year, screen.out, screen.err) as rep:
+    with project_lock(paths, args, screen, wait=args.wait) as lock, \
+            _build_reporter(args, paths, year, screen.out, screen.err) as rep:
         try:
+            tidy_after_takeover(lock, rep, paths)
             with _WarningsToLog(rep):
                 outcome = run_build(paths, year, args.unit, args.renderer, rep)
         except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - each gets its exit code
@@ -465,8 +527,14 @@ def _validate(args, paths: ProjectPaths, rep: Reporter) -> int:
 
 def _check(args, paths: ProjectPaths, rep: Reporter) -> int:
     from .check import blocks_publication, format_findings, run_checks
+    from .project_lock import running_holder
     year = args.year if args.year is not None else default_year(paths)
     rep.info(f"Checking the {year} edition · 检查{year}年版 …")
+    holder = running_holder(paths.root)   # check takes no lock; it says when a build runs
+    if holder is not None:
+        rep.warning(f"A build of this project is running ({holder.describe()}); it may change "
+                    "data/clean and the generated files while they are checked. Run check again "
+                    "when it has finished · 构建正在运行，完成后请重新检查。")
     findings = run_checks(paths.root, year, unit_id=args.unit)
     lines = format_findings(findings).splitlines()
     blocking = blocks_publication(findings)
@@ -479,7 +547,9 @@ def _check(args, paths: ProjectPaths, rep: Reporter) -> int:
 
 def _new_year(args, paths: ProjectPaths, rep: Reporter) -> int:
     from .edition import new_year
-    report = new_year(paths.root, args.year, unit_id=args.unit)
+    with project_lock(paths, args, rep, wait=args.wait) as lock:
+        tidy_after_takeover(lock, rep, paths)
+        report = new_year(paths.root, args.year, unit_id=args.unit)
     for line in str(report).splitlines():  # created, appended, already there, next steps
         rep.info(line)
     created = len(report.created) + len(report.appended)
@@ -498,9 +568,13 @@ def _preview(args, paths: ProjectPaths, rep: Reporter) -> int:
     quarto = find_quarto() if args.renderer in ("auto", "quarto") else None
 
     def rebuild() -> bool:
-        # A log per rebuild, like any build; the data tables only with --verbose.
-        with _build_reporter(args, paths, year, rep.out, rep.err) as build_rep:
+        # A log per rebuild, like any build; the data tables only with --verbose. Each
+        # rebuild holds the project lock (waiting for a build started by hand); between
+        # rebuilds other commands may build.
+        with project_lock(paths, args, rep) as lock, \
+                _build_reporter(args, paths, year, rep.out, rep.err) as build_rep:
             try:
+                tidy_after_takeover(lock, build_rep, paths)
                 with _WarningsToLog(build_rep):
                     outcome = run_build(paths, year, args.unit, "builtin", build_rep,
                                         render=quarto is None, summary_level=VERBOSE)

@@ -205,6 +205,22 @@ def test_without_clean_data_it_says_to_build_and_checks_the_rest(tmp_path):
     assert "pipeline.py build --year 2018" in _one(findings, "data-missing").message
 
 
+def test_clean_files_changed_by_hand_are_errors_naming_each_file(tmp_path):
+    dest = make_project(tmp_path)
+    folder = dest / "data" / "clean" / "test-unit" / str(YEAR)
+    csv = folder / "observations.csv"
+    csv.write_text(csv.read_text(encoding="utf-8-sig") + "\n", encoding="utf-8-sig")
+    parquet = folder / "assessment.parquet"
+    parquet.write_bytes(parquet.read_bytes()[:100])    # unreadable now: no crash either
+    findings = run_checks(dest, YEAR)
+    changed = {(f.path, f.severity) for f in findings if f.code == "data-changed"}
+    assert changed == {(f"data/clean/test-unit/{YEAR}/observations.csv", ERROR),
+                       (f"data/clean/test-unit/{YEAR}/assessment.parquet", ERROR)}
+    assert all(f"pipeline.py build --year {YEAR}" in f.message and "from data/raw" in f.message
+               for f in findings if f.code == "data-changed")
+    assert blocks_publication(findings)
+
+
 def test_a_stale_variables_file_is_a_warning(tmp_path):
     dest = make_project(tmp_path)
     text = dump_variables(build_edition_variables(dest, "test-unit", YEAR))
@@ -227,13 +243,27 @@ def test_a_broken_edition_config_is_reported_and_data_variables_are_still_checke
 
 # --- task statuses ---------------------------------------------------------------------------
 
+def _replace_clean_table(root: Path, name: str, frame: pd.DataFrame) -> None:
+    """Rewrite one table of the 2018 clean set the way the build writes clean data (with
+    its manifest), so that the check trusts it."""
+    import json
+
+    from bpsreport import clean_store
+
+    folder = root / "data" / "clean" / "test-unit" / str(YEAR)
+    manifest = json.loads((folder / clean_store.MANIFEST).read_text(encoding="utf-8"))
+    tables = {p.stem: pd.read_parquet(p) for p in folder.glob("*.parquet")} | {name: frame}
+    clean_store.write_edition(root / "data" / "clean", "test-unit", YEAR, tables,
+                              manifest["inputs"], config_hash=manifest["config_sha256"])
+
+
 def test_statuses_in_the_clean_table_count(tmp_path):
     dest = make_project(tmp_path, "task-no-status")
-    pd.DataFrame({
+    _replace_clean_table(dest, "task_status", pd.DataFrame({
         "task_no": [1, 2], "domain_id": ["employment_security", "public_transport"],
         "status": ["completed", "no_status"], "note": ["synthetic", ""],
         "department_id": ["hrss", ""], "source_file": ["", ""], "source_row": [None, None],
-    }).to_parquet(dest / "data" / "clean" / "test-unit" / "2018" / "task_status.parquet")
+    }))
     assert where(run_checks(dest, YEAR)) == {
         ("data/raw/tasks/test-unit/2018/tasks.csv", 3, ERROR, "task-no-status")}
 

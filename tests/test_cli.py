@@ -78,9 +78,9 @@ def test_help_lists_the_clerks_commands_in_order_with_examples_and_exit_codes(ca
 
 
 @pytest.mark.parametrize("command, options", [
-    ("build", ["--year", "--unit", "--renderer", "--quiet", "--verbose"]),
+    ("build", ["--year", "--unit", "--renderer", "--quiet", "--verbose", "--wait", "--no-wait"]),
     ("check", ["--year", "--unit", "--quiet", "--verbose"]),
-    ("new-year", ["YEAR", "--unit"]),
+    ("new-year", ["YEAR", "--unit", "--wait", "--no-wait"]),
     ("preview", ["--year", "--port", "--renderer"]),
     ("validate", ["--quiet", "--verbose"]),
 ])
