@@ -304,6 +304,8 @@ def _render_inputs(paths: ProjectPaths, unit_id: str, year: int, backend_version
         (paths.config, "*.yml"),
         (edition / "notebooks", "*.ipynb"),
         (package / "render", "**/*"),
+        (package, "downloads.py"),  # the data downloads: clean tables + catalog names
+        (paths.clean / "catalog", "*.csv"),
         (paths.clean / unit_id / str(year), "*.csv"),
         (paths.clean / unit_id / str(year + 1), "*.csv"),
     ])

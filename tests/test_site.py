@@ -182,7 +182,10 @@ def test_download_menu_lists_only_existing_files(fixture_site):
     menu = page.split('<details class="downloads">', 1)[1].split("</details>", 1)[0]
     assert '<a href="../../../../downloads/2017/assessment-2017.csv" download>' in menu
     assert ".pdf" not in menu  # no PDF was given to render_site
-    assert (site / "downloads/2017/assessment-2017.csv").read_text().startswith("unit_id,year")
+    # Written by bpsreport.downloads: UTF-8 with BOM for Excel, names next to the ids.
+    data = (site / "downloads/2017/assessment-2017.csv").read_text(encoding="utf-8-sig")
+    assert data.startswith("unit_id,year,domain_id,domain_name_zh,domain_name_en,indicator_id,")
+    assert "公共教育（合成）,Public education (synthetic),test_indicator,合成指标" in data
 
 
 def test_search_index_covers_every_page_and_heading(fixture_site):

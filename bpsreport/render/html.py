@@ -661,12 +661,10 @@ def copy_downloads(site_dir: Path, root: Path, unit_id: str, year: int,
             dest = folder / f"report-{key}.pdf"
             shutil.copy2(path, dest)
             written.append(dest)
-    for offset, name, pattern in CLEAN_DOWNLOADS:
-        source = Path(root) / "data" / "clean" / unit_id / str(year + offset) / name
-        if source.is_file():
-            dest = folder / _download_name(pattern, year)
-            shutil.copy2(source, dest)
-            written.append(dest)
+    # The data CSVs are written from the clean tables, with names next to the ids and
+    # formula-like cells neutralised (bpsreport.downloads; same names as CLEAN_DOWNLOADS).
+    from bpsreport.downloads import write_edition_downloads
+    written += write_edition_downloads(Path(root), unit_id, year, folder)
     return written
 
 
