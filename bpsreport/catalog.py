@@ -27,7 +27,7 @@ import pandas as pd
 from .cell_text import LINE, vet_columns
 from .errors import ProblemCollector
 from .limits import ValueRanges, load_limits, load_value_ranges
-from .raw_files import check_readable, list_entries
+from .raw_files import check_readable, entry_problem, is_ignored, list_entries
 
 DIRECTIONS = ("higher", "lower")
 YES_NO = ("yes", "no")
@@ -198,11 +198,20 @@ def _check_number(frame: pd.DataFrame, col: str, problems: ProblemCollector, *,
             ok = False
         if not ok:
             kind = "a whole number" if integer else "a number"
-            bound = f"above {low:g}" if above_low else f"from {low:g}"
-            span = f"{bound} to {high:g}" if high is not None else (
-                f"above {low:g}" if above_low else f"≥ {low:g}")
+            if above_low:
+                span = f"greater than {_words(low)}"
+                span += f" and at most {_words(high)}" if high is not None else ""
+            else:
+                span = f"from {_words(low)} to {_words(high)}" if high is not None else f"≥ {_words(low)}"
             problems.add(frame.attrs["file"], f"{kind} {span}{why}", row=int(i), column=col,
                          found=raw)
+
+
+def _words(number: float) -> str:
+    """A bound as a clerk reads it: 0.000001, 6, 1,000,000 (no exponents)."""
+    if number and abs(number) < 0.001:
+        return f"{number:.12f}".rstrip("0")
+    return f"{number:,.0f}" if abs(number) >= 10000 else f"{number:g}"
 
 
 def _check_choice(frame, col, allowed, problems):
@@ -263,12 +272,15 @@ def load_catalog(raw_dir: Path, *, root: Path | None = None) -> Catalog:
     }
     if folder.is_dir():  # a misnamed catalog file would otherwise be ignored unseen
         expected = {f"{name}.csv" for name in _COLUMNS if name != "indicators"} | {"indicators"}
-        for path in list_entries(folder, root, problems):
-            if path.name not in expected:
+        for path in sorted(folder.iterdir()):  # the expected ones are checked as they are read
+            if path.name not in expected and not is_ignored(path):
                 problems.add(_shown(path, root), "only " + ", ".join(sorted(expected - {"indicators"}))
                              + " and the folder indicators/ in catalog/", found=path.name)
     indicator_files = []
-    if (folder / "indicators").is_dir():
+    refused = entry_problem(folder / "indicators", root)
+    if refused is not None:
+        problems.add(_shown(folder / "indicators", root), refused[1], found=refused[0])
+    elif (folder / "indicators").is_dir():
         for path in list_entries(folder / "indicators", root, problems):
             if path.suffix.lower() == ".csv" and path.is_file():
                 indicator_files.append(path)

@@ -61,8 +61,10 @@ _NAMES = {
 def describe_char(char: str) -> str:
     """``a tab (U+0009)``: a character as a clerk can look for it."""
     name = _NAMES.get(char)
-    if name is None:
-        name = "the invisible character " + unicodedata.name(char, "control character").lower()
+    if name is None and unicodedata.category(char) == "Cc":
+        name = "a control character"
+    elif name is None:
+        name = "the invisible character " + unicodedata.name(char, "").lower()
     return f"{name} (U+{ord(char):04X})"
 
 
@@ -90,9 +92,9 @@ def vet_text(text: str, kind: str) -> tuple[str, str | None, str | None]:
                           f"{describe_char(char)}; delete it (it often comes with text pasted "
                           "from a web page or Word)"), where
         if kind == LINE and _BREAK.fullmatch(char):
+            hint = " (in Excel: the Alt+Enter in the cell)" if char == "\n" else ""
             return text, (f"one line of text (this column is single-line): found "
-                          f"{describe_char(char)}; remove it (in Excel: the Alt+Enter in the "
-                          "cell)"), where
+                          f"{describe_char(char)}; remove it{hint}"), where
         return text, (f"text without control characters: found {describe_char(char)}; "
                       + ("replace it with a space" if char == "\t" else "delete it")), where
     return text, None, None
@@ -124,13 +126,8 @@ def vet_columns(table, policy: Mapping[str, str], problems: ProblemCollector) ->
 # --- wrong encodings ----------------------------------------------------------------------
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+# The most specific diagnosis first.
 _GARBLE_SIGNS = [
-    (re.compile(r"\ufffd"), "a replacement character (U+FFFD), left where bytes could not "
-     "be decoded"),
-    (re.compile(r"[\ue000-\uf8ff]"), "a private-use character, which no encoding of Chinese "
-     "text produces"),
-    (re.compile(r"\?{2,}|？{2,}"), "question marks in place of characters, as left when a file "
-     "is saved in an encoding without Chinese (e.g. Windows-1252, \"ANSI\")"),
     (re.compile(r"[äåæçèé][\u00a0-\u00bf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192"
                 r"\u02c6\u02dc\u2013\u2014\u2018-\u201e\u2020-\u2022\u2026\u2030\u2039\u203a"
                 r"\u20ac\u2122]"),
@@ -139,6 +136,12 @@ _GARBLE_SIGNS = [
      "was: GBK text read as Windows-1252"),
     (re.compile(r"[\u3041-\u30fa\u30fd-\u30ff\uff66-\uff9f]"), "Japanese kana, which a "
      "Chinese submission does not use: text in Shift-JIS"),
+    (re.compile(r"\ufffd"), "a replacement character (U+FFFD), left where bytes could not "
+     "be decoded"),
+    (re.compile(r"[\ue000-\uf8ff]"), "a private-use character, which no encoding of Chinese "
+     "text produces"),
+    (re.compile(r"\?{2,}|？{2,}"), "question marks in place of characters, as left when a file "
+     "is saved in an encoding without Chinese (e.g. Windows-1252, \"ANSI\")"),
 ]
 _ANY_SIGN = re.compile("|".join(f"(?:{p.pattern})" for p, _ in _GARBLE_SIGNS))
 RARE_IDEOGRAPHS = ("Chinese characters outside the common simplified set (GB2312), which is "

@@ -20,6 +20,7 @@ Examples
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -297,6 +298,8 @@ def _ingest_edition(raw_dir: Path, catalog: Catalog, unit_id: str, year: int, ro
         if task_path.is_file():
             tasks = ingest_tasks(task_path, catalog, unit_id=unit_id, year=year, root=root,
                                  problems=problems)
+        elif os.path.lexists(task_path):
+            pass  # a link or pipe in its place: refused by list_entries above
         else:
             problems.add(shown_path(task_dir, root), f"a file {TASKS_FILE} with the task list "
                          f"for {year}", found="(missing)")

@@ -18,6 +18,7 @@ What is refused, and what is skipped (``docs/data-model.md``, "Files that are re
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from collections.abc import Iterator
@@ -76,8 +77,9 @@ def entry_problem(path: Path, root: Path) -> tuple[str, str] | None:
                     "copy the file here instead of linking to it")
         try:
             info = os.stat(path)
-        except OSError:
-            return (f"a link to {os.readlink(path)}, which does not exist",
+        except OSError as exc:
+            what = "which leads back to itself" if exc.errno == errno.ELOOP else "which does not exist"
+            return (f"a link to {os.readlink(path)}, {what}",
                     "a link to an existing file, or the file itself")
     if stat.S_ISDIR(info.st_mode) or stat.S_ISREG(info.st_mode):
         return None

@@ -268,6 +268,7 @@ _GUESSES = (
     ("cp1252", "Windows-1252 (Western European \"ANSI\")", re.compile(r"[A-Za-z\u00c0-\u00ff]")),
 )
 _CJK_TEXT = re.compile(r"[\u3400-\u9fff]")
+_LINE_ENDS = re.compile(r"\r\n|\r|\n")
 _OTHER_DELIMITERS = ((";", "semicolons (;)"), ("\t", "tabs"), ("|", "vertical bars (|)"))
 
 
@@ -459,8 +460,8 @@ def _check_swallowed_rows(records: list[Record], shown: str, problems: ProblemCo
         if first == last:
             continue
         for i, cell in enumerate(cells):
-            lines = cell.split("\n")[1:]
-            rowlike = sum(1 for text in lines if len(next(csv.reader([text]), [])) >= enough)
+            lines = _LINE_ENDS.split(cell)[1:]
+            rowlike = sum(1 for text in lines if text.count(",") + 1 >= enough)
             if rowlike:
                 column = normalise_header(records[0][3][i]) if i < width else None
                 problems.add(shown, f"a cell closed by its quote: the quote (\") that opens this "
