@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .cell_text import LINE, vet_columns
+from .cell_text import LINE, needs_vetting, vet_columns
 from .errors import ProblemCollector
 from .limits import ValueRanges, load_limits, load_value_ranges
 from .raw_files import check_readable, entry_problem, is_ignored, list_entries
@@ -155,7 +155,8 @@ def _read(path: Path, root: Path, name: str, problems: ProblemCollector) -> pd.D
                          index=pd.Index([n for n, _ in body], dtype="int64"))
     frame.attrs["file"] = shown
     # Every catalog text is inline text in the report: one line, no control characters.
-    vet_columns(RawTable(frame, list(frame.index), None, shown, header_row),
+    vet_columns(RawTable(frame, list(frame.index), None, shown, header_row,
+                         needs_vetting=needs_vetting(c for _, cells in body for c in cells)),
                 {c: LINE for c in _COLUMNS[name]}, problems)
     for i, rec in frame.iterrows():
         for col in _COLUMNS[name]:

@@ -100,6 +100,11 @@ def vet_text(text: str, kind: str) -> tuple[str, str | None, str | None]:
     return text, None, None
 
 
+def needs_vetting(texts: Iterable[str]) -> bool:
+    """Whether any of the texts holds a character :func:`vet_text` would look at."""
+    return bool(_SUSPECT.search(" ".join(texts)))
+
+
 def vet_columns(table, policy: Mapping[str, str], problems: ProblemCollector) -> None:
     """Check the text columns of a :class:`~bpsreport.readers.RawTable` in place.
 
@@ -107,20 +112,23 @@ def vet_columns(table, policy: Mapping[str, str], problems: ProblemCollector) ->
     lacks are skipped. Multi-line cells are rewritten with ``"\\n"`` line breaks.
     """
     frame = table.frame
-    for column, kind in policy.items():
-        if column not in frame.columns:
-            continue
+    # The common case: the reader saw no character that needs a closer look.
+    if not getattr(table, "needs_vetting", True) or frame.empty:
+        return
+    present = set(frame.columns)
+    for column in (c for c in policy if c in present):
         values = frame[column].tolist()
         if not _SUSPECT.search(" ".join(values)):
             continue
         fixed = []
         for i, text in enumerate(values):
-            new, expected, found = vet_text(text, kind)
+            new, expected, found = vet_text(text, policy[column])
             if expected is not None:
                 problems.add(table.shown, expected, sheet=table.sheet, row=table.rows[i],
                              column=column, found=found)
             fixed.append(new)
-        frame[column] = fixed
+        if fixed != values:
+            frame[column] = fixed
 
 
 # --- wrong encodings ----------------------------------------------------------------------
@@ -187,4 +195,4 @@ def garbled_cells(cells: Iterable[tuple[int, str, str]]) -> list[tuple[int, str,
     return found
 
 
-__all__ = ["LINE", "LINES", "vet_text", "vet_columns", "garbled_cells", "describe_char", "excerpt"]
+__all__ = ["LINE", "LINES", "vet_text", "vet_columns", "needs_vetting", "garbled_cells", "describe_char", "excerpt"]

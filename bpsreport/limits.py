@@ -26,7 +26,7 @@ from pathlib import Path
 
 import yaml
 
-from .errors import InputValidationError, ProblemCollector
+from .errors import ProblemCollector
 
 LIMITS_FILE = "limits.yml"
 RANGES_FILE = "value_ranges.yml"
@@ -94,7 +94,7 @@ def _cached(path: Path, parse):
     """Parse a config file once per content (tests write their own)."""
     try:
         stat = path.stat()
-        key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size, parse.__name__)
+        key = (str(path), stat.st_mtime_ns, stat.st_size, parse.__name__)
     except OSError:
         key = (str(path), None, None, parse.__name__)
     if key not in _CACHE:
@@ -198,5 +198,4 @@ def _parse_ranges(path: Path) -> ValueRanges:
     return ValueRanges(default=default, completion_rate=rate, units=units, source=shown)
 
 
-__all__ = ["Limits", "Range", "ValueRanges", "load_limits", "load_value_ranges", "config_file",
-           "InputValidationError"]
+__all__ = ["Limits", "Range", "ValueRanges", "load_limits", "load_value_ranges", "config_file"]

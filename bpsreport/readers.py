@@ -35,7 +35,7 @@ import openpyxl
 import pandas as pd
 from openpyxl.utils import get_column_letter
 
-from .cell_text import excerpt, garbled_cells
+from .cell_text import excerpt, garbled_cells, needs_vetting
 from .errors import ProblemCollector
 from .limits import Limits, load_limits
 from .raw_files import check_readable
@@ -107,6 +107,9 @@ class RawTable:
         The file's path relative to the project root, as used in error messages.
     header_row
         The spreadsheet row number of the header row.
+    needs_vetting
+        False when no cell holds a control, line-break or invisible character, so that
+        :func:`bpsreport.cell_text.vet_columns` has nothing to look at.
     """
 
     frame: pd.DataFrame
@@ -114,6 +117,7 @@ class RawTable:
     sheet: str | None
     shown: str
     header_row: int = 1
+    needs_vetting: bool = True
 
 
 def shown_path(path: Path, root: Path) -> str:
@@ -748,7 +752,8 @@ def _table_from_grid(grid: Grid, shown: str, sheet: str | None,
         records.append([cells[i] for i in keep])
     frame = pd.DataFrame(records, columns=[names[i] for i in keep], dtype=str)
     return RawTable(frame=frame, rows=[n for n, _ in body], sheet=sheet, shown=shown,
-                    header_row=header_row)
+                    header_row=header_row,
+                    needs_vetting=needs_vetting(text for row in records for text in row))
 
 
 def _check_cells(filled: Grid, names: list[str], shown: str, sheet: str | None,
