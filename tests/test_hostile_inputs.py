@@ -201,6 +201,34 @@ def rewrite_zip(rel_xlsx: str, change: Callable[[str, bytes], bytes]):
     return build
 
 
+SUBMISSION = "data/raw/submissions/gd-province/2018/hrss.xlsx"
+
+
+def submission(data: dict | None = None, note: str = "SYNTHETIC progress note",
+               edit: Callable | None = None):
+    """A filled department workbook (SYNTHETIC figures) for hrss, 2018: one actual, one status."""
+    from bpsreport.submissions import DATA_COLUMNS, TASK_SHEET_COLUMNS
+
+    def build(root: Path) -> None:
+        row = {"indicator_id": "urban_new_jobs", "indicator": "城镇新增就业", "unit": "万人",
+               "target": "110万人", "year": 2018, "measure": "actual", "value": 120,
+               "source": "SYNTHETIC test workbook", "derived": "no", "formula": None, "note": None,
+               **(data or {})}
+        book = openpyxl.Workbook()
+        book.active.title = "instructions"
+        ws = book.create_sheet("data")
+        ws.append(list(DATA_COLUMNS))
+        ws.append([row[c] for c in DATA_COLUMNS])
+        tasks = book.create_sheet("tasks")
+        tasks.append(list(TASK_SHEET_COLUMNS))
+        tasks.append([3, "SYNTHETIC task", "hrss", "completed", note])
+        if edit is not None:
+            edit(book)
+        (root / SUBMISSION).parent.mkdir(parents=True, exist_ok=True)
+        book.save(root / SUBMISSION)
+    return build
+
+
 def both(*builders):
     def build(root: Path) -> None:
         for builder in builders:
@@ -606,13 +634,35 @@ ACCEPTED = [
          both(move_out(EMP17, "shared-data/employment_security.csv"),
               link(EMP17, lambda root: Path("../../../../../shared-data/employment_security.csv"))),
          check=lambda r: _obs(r, "urban_new_jobs")["value"] == 148.9),
+    Case("submission_task_note_keeps_its_lines",
+         submission(note="第一行\r\n第二行  有空格"),
+         check=lambda r: r[("gd-province", 2018)].task_status.set_index("task_no")
+         .at[3, "note"] == "第一行\n第二行 有空格"),
     Case("a_question_mark_and_latin_letters_are_fine",
          both(set_cell(EMP17, JOBS_ACTUAL, "note", "Is 148.9 final? Yes, confirmed (café)."),
               set_cell(EMP17, UNEMPLOYMENT, "note", "−2.47 ± 0.1 m² ×÷ ①")),
          check=lambda r: _obs(r, "urban_new_jobs")["note"].endswith("(café).")),
 ]
 
-REFUSED = (SILENT_DATA_LOSS + IMPOSSIBLE_NUMBERS + WRONG_ENCODING + NOT_WHAT_THEY_SEEM
+SUBMISSIONS = [
+    Case("submission_source_with_alt_enter",
+         submission({"source": "SYNTHETIC\nsecond line"}),
+         [Expect(SUBMISSION, 2, "source", "SYNTHETIC\nsecond", "one line of text", sheet="data")]),
+    Case("submission_value_1e400", submission({"value": "1e400"}),
+         [Expect(SUBMISSION, 2, "value", "1e400", "a finite number", sheet="data")]),
+    Case("submission_value_implausible", submission({"value": 1.2e6}),
+         [Expect(SUBMISSION, 2, "value", "1200000", "from 0 to 20000 万人", sheet="data")]),
+    # openpyxl cannot even write a control character; a bidirectional override it can.
+    Case("submission_task_note_with_an_override", submission(note="done \u202egnirts"),
+         [Expect(SUBMISSION, 2, "note", None, "right-to-left override", sheet="tasks")]),
+    Case("submission_zip_bomb", both(submission(), zip_bomb(SUBMISSION, 5_000_000)),
+         [Expect(SUBMISSION, None, None, "expands", "xlsx.max_compression_ratio")]),
+    Case("submission_damaged", both(submission(), rewrite_zip(SUBMISSION, lambda name, data:
+         data[:40] if name == "xl/worksheets/sheet2.xml" else data)),
+         [Expect(SUBMISSION, None, None, "a damaged workbook")]),
+]
+
+REFUSED = (SUBMISSIONS + SILENT_DATA_LOSS + IMPOSSIBLE_NUMBERS + WRONG_ENCODING + NOT_WHAT_THEY_SEEM
            + FORMERLY_BUGS + LIMITS + MISLEADING_MESSAGES + SINGLE_LINE_TEXT)
 
 
@@ -648,7 +698,7 @@ def test_awkward_but_acceptable(project: Path, case: Case, monkeypatch) -> None:
 
 
 def test_corpus_covers_every_class() -> None:
-    for group in (SILENT_DATA_LOSS, IMPOSSIBLE_NUMBERS, WRONG_ENCODING, NOT_WHAT_THEY_SEEM,
+    for group in (SUBMISSIONS, SILENT_DATA_LOSS, IMPOSSIBLE_NUMBERS, WRONG_ENCODING, NOT_WHAT_THEY_SEEM,
                   FORMERLY_BUGS, LIMITS, MISLEADING_MESSAGES, SINGLE_LINE_TEXT, ACCEPTED):
         assert len(group) >= 3
     assert len({c.name for c in REFUSED + ACCEPTED}) == len(REFUSED + ACCEPTED)
