@@ -455,11 +455,11 @@ def _comma_separated(records: list[Record], shown: str, problems: ProblemCollect
 def _check_swallowed_rows(records: list[Record], shown: str, problems: ProblemCollector) -> None:
     """A quoted cell over several lines whose lines look like rows: a stray quote ate them.
 
-    A genuine multi-line note is fine; lines that hold about as many commas as a row has
-    separators are rows lost into one cell.
+    A genuine multi-line note is fine; lines that hold (nearly) as many commas as a row
+    has separators are rows lost into one cell.
     """
     width = max((len(r[3]) for r in records[:1]), default=0)
-    enough = max(3, (width + 1) // 2)
+    enough = max(3, width - 2)  # commas + 1 on the line: a full row has `width`
     for row, first, last, cells in records:
         if first == last:
             continue
