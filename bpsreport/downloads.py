@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -145,13 +144,14 @@ def write_excel_csv(frame: pd.DataFrame, path: Path) -> None:
             safe[column] = safe[column].map(
                 lambda v: neutralise_formula(v) if isinstance(v, str) else v)
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    # Not mkstemp: its 0600 mode would keep a web server from reading the file.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8-sig", newline="") as fh:
+        with open(tmp, "w", encoding="utf-8-sig", newline="") as fh:
             safe.to_csv(fh, index=False, lineterminator="\r\n")
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 

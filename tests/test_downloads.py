@@ -126,6 +126,11 @@ def test_file_names_are_those_the_site_links(downloads) -> None:
                                          "tasks-2018.csv"]
     assert all(p.parent == folder for p in written)
     assert not list(folder.glob(".*")), "no temporary file left behind"
+    # The mode of any file written here (the umask's), so a web server can read them as it
+    # reads the pages; a temporary file from mkstemp would have been 0600.
+    probe = folder.parent / "probe.txt"
+    probe.write_text("")
+    assert {p.stat().st_mode & 0o777 for p in written} == {probe.stat().st_mode & 0o777}
 
 
 def test_payloads_reach_the_csv_as_text_and_negative_numbers_as_numbers(downloads) -> None:
