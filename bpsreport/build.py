@@ -17,6 +17,7 @@ from . import __version__, clean_store
 from .catalog import Catalog, load_catalog
 from .errors import PipelineError
 from .ingest import ingest_all
+from .limits import LIMITS_FILE, RANGES_FILE, load_limits
 from .paths import ProjectPaths
 from .progress import StatusRules, assess_observations
 
@@ -73,8 +74,12 @@ class CleanResult:
 
 def _dependency_hash(paths: ProjectPaths) -> str:
     """Hash of what, besides the raw submissions, shapes a clean set: catalog and status rules."""
+    from .raw_files import walk
+
     digest = hashlib.sha256()
-    files = sorted((paths.raw / "catalog").rglob("*.csv")) + [paths.config / "status.yml"]
+    # Regular files only: opening a pipe named x.csv would block (the catalog check refuses it).
+    files = sorted(p for p, kind in walk(paths.raw / "catalog", paths.root)
+                   if kind == "file" and p.suffix == ".csv") + [paths.config / "status.yml"]
     for f in files:
         digest.update(paths.shown(f).encode())
         digest.update(clean_store.sha256_of(f).encode())
@@ -86,7 +91,36 @@ STATE_FILE = "build-state.json"
 
 _PACKAGE = Path(__file__).resolve().parent
 _CLEAN_STAGE_CODE = ("catalog.py", "readers.py", "ingest.py", "submissions.py", "progress.py",
-                     "clean_store.py", "build.py")
+                     "clean_store.py", "build.py", "cell_text.py", "limits.py", "raw_files.py")
+
+
+def _raw_entries(paths: ProjectPaths) -> dict[str, str]:
+    """Every entry of data/raw/: a regular file by its hash, anything else by what it is.
+
+    A new link, pipe or hidden file must invalidate the fingerprint too, so that the build
+    validates (and refuses) it exactly as ``validate`` does. Nothing but regular files is
+    opened, and a file past the size limit is not read here either.
+    """
+    import os
+
+    from .raw_files import walk
+
+    limit = load_limits(paths.root).max_file_bytes
+    entries = {}
+    for path, kind in walk(paths.raw, paths.root):
+        shown = os.path.relpath(path, paths.root)
+        if kind == "file":
+            size = os.stat(path).st_size
+            entries[shown] = clean_store.sha256_of(path) if size <= limit else f"size:{size}"
+        elif kind == "link":
+            entries[shown] = "link:" + (os.readlink(path) if os.path.islink(path) else "?")
+        elif kind == "special":
+            entries[shown] = "special"
+        else:  # a folder: an empty one named 9999 is refused too
+            entries[shown + "/"] = "dir"
+        if os.path.islink(path):  # a link inside the project: where it points matters too
+            entries[shown + " ->"] = os.readlink(path)
+    return entries
 
 
 def _sha256_or_none(path: Path) -> str | None:
@@ -100,12 +134,12 @@ def _sha256_or_none(path: Path) -> str | None:
 
 def raw_state(paths: ProjectPaths) -> dict:
     """Fingerprint of everything the clean data is made from: raw files, rules, code version."""
-    files = sorted(p for p in paths.raw.rglob("*") if p.is_file())
     return {
         "pipeline_version": __version__,
         "config": {name: _sha256_or_none(paths.config / name)
-                   for name in ("status.yml", "labels.yml") if (paths.config / name).is_file()},
-        "raw": {paths.shown(p): _sha256_or_none(p) for p in files},
+                   for name in ("status.yml", "labels.yml", LIMITS_FILE, RANGES_FILE)
+                   if (paths.config / name).is_file()},
+        "raw": _raw_entries(paths),
         # The code that turns raw into clean data: a change to it must rebuild.
         "code": {name: clean_store.sha256_of(_PACKAGE / name) for name in _CLEAN_STAGE_CODE},
     }
@@ -326,6 +360,8 @@ def _render_inputs(paths: ProjectPaths, unit_id: str, year: int, backend_version
         (package, "postrender.py"),
         (package, "table_typst.py"),
         (paths.root / "scripts", "post-render.py"),
+        (package, "downloads.py"),  # the data downloads: clean tables + catalog names
+        (paths.clean / "catalog", "*.csv"),
         (paths.clean / unit_id / str(year), "*.csv"),
         (paths.clean / unit_id / str(year + 1), "*.csv"),
     ])

@@ -78,11 +78,21 @@ class ProblemCollector:
             row: int | None = None, column: str | None = None, found: object = None) -> None:
         self.problems.append(InputProblem(
             file=str(file), sheet=sheet, row=row, column=column,
-            found=None if found is None else str(found), expected=expected))
+            found=None if found is None else shorten(str(found)), expected=expected))
 
     def raise_if_any(self) -> None:
         if self.problems:
             raise InputValidationError(self.problems)
+
+
+FOUND_CHARS = 200
+
+
+def shorten(text: str) -> str:
+    """A value as a message shows it: a 10,000-character cell is shown by its start and size."""
+    if len(text) <= FOUND_CHARS:
+        return text
+    return f"{text[:FOUND_CHARS - 40]}… ({len(text):,} characters)"
 
 
 class FontMissingError(PipelineError):

@@ -20,6 +20,7 @@ Examples
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -29,8 +30,11 @@ from typing import Iterable
 import pandas as pd
 
 from .catalog import Catalog, split_list
+from .cell_text import LINE, LINES, vet_columns
 from .errors import InputValidationError, ProblemCollector
-from .readers import RawTable, normalise_number, read_table, shown_path
+from .limits import load_limits
+from .raw_files import entry_problem, list_entries
+from .readers import NotFinite, RawTable, normalise_number, read_table, shown_path
 
 OBSERVATION_COLUMNS = [
     "unit_id", "year", "domain_id", "indicator_id", "measure", "target_type", "value",
@@ -44,8 +48,18 @@ TASK_COLUMNS = [
 REQUIRED_OBSERVATION_COLUMNS = ("indicator_id", "year", "measure", "value", "unit", "source")
 MEASURES = ("actual", "target", "completion_rate")
 TARGET_TYPES = ("count", "min", "max")
-# A stated completion rate may well exceed 100% (城镇新增就业 135.4%), but not tenfold.
-COMPLETION_RATE_BOUND = 1000.0
+# Which text columns are single-line and which may hold several lines (bpsreport.cell_text;
+# docs/data-model.md). Columns read but ignored (indicator, the names staff see) are not
+# published and not checked.
+OBSERVATION_TEXT = {
+    "indicator_id": LINE, "year": LINE, "measure": LINE, "target_type": LINE, "value": LINE,
+    "unit": LINE, "source": LINE, "derived": LINE, "formula": LINE, "note": LINES,
+}
+TASK_TEXT = {
+    "task_no": LINE, "domain_id": LINE, "title_zh": LINE, "title_en": LINE,
+    "summary_zh": LINES, "summary_en": LINES, "departments": LINE, "indicators": LINE,
+    "source": LINE,
+}
 SUBMISSION_SUFFIXES = (".csv", ".xlsx")
 TASKS_FILE = "tasks.csv"
 # The folders of data/raw/ that hold <unit_id>/<year>/ editions.
@@ -157,6 +171,7 @@ def ingest_all(raw_dir: Path, catalog: Catalog, *,
     """
     raw_dir, root = Path(raw_dir), Path(root)
     problems = ProblemCollector()
+    _check_raw_folders(raw_dir, root, problems)
     editions = _scan_editions(raw_dir, root, problems)
     for unit_id in sorted({unit_id for unit_id, _ in editions}):
         _check_unit_folders(raw_dir, catalog, unit_id, root, problems)
@@ -196,24 +211,47 @@ def ingest_edition(raw_dir: Path, catalog: Catalog, unit_id: str, year: int, *,
     return result
 
 
+def _check_raw_folders(raw_dir: Path, root: Path, problems: ProblemCollector) -> None:
+    """data/raw/ holds the catalog and the three kinds of edition folders, nothing else:
+    a misspelt folder (observation/) would otherwise be skipped with all its figures."""
+    if not raw_dir.is_dir():
+        return
+    known = {"catalog", *RAW_KINDS}
+    for path in list_entries(raw_dir, root, problems):
+        if path.name not in known or not path.is_dir():
+            problems.add(shown_path(path, root), "only the folders " + ", ".join(
+                f"{name}/" for name in ("catalog", *RAW_KINDS)) + " in data/raw/",
+                found=path.name)
+
+
 def _scan_editions(raw_dir: Path, root: Path, problems: ProblemCollector) -> list[tuple[str, int]]:
     """Editions found in the folder layout; stray files and bad year folders are problems."""
     editions: set[tuple[str, int]] = set()
+    limits = load_limits(root)
     for kind in RAW_KINDS:
         base = raw_dir / kind
+        refused = entry_problem(base, root) if base.is_symlink() else None
+        if refused is not None:
+            problems.add(shown_path(base, root), refused[1], found=refused[0])
+            continue
         if not base.is_dir():
             continue
-        for unit_dir in _visible(base):
+        for unit_dir in list_entries(base, root, problems):
             if not unit_dir.is_dir():
                 problems.add(shown_path(unit_dir, root), "only one folder per report unit "
                              f"in {kind}/ (e.g. {kind}/gd-province/2017/)", found=unit_dir.name)
                 continue
-            for year_dir in _visible(unit_dir):
-                if year_dir.is_dir() and re.fullmatch(r"\d{4}", year_dir.name):
-                    editions.add((unit_dir.name, int(year_dir.name)))
+            for year_dir in list_entries(unit_dir, root, problems):
+                name = year_dir.name
+                if (year_dir.is_dir() and re.fullmatch(r"\d{4}", name)
+                        and limits.year_ok(int(name))):
+                    editions.add((unit_dir.name, int(name)))
+                elif year_dir.is_dir() and re.fullmatch(r"\d{4}", name):
+                    problems.add(shown_path(year_dir, root), "a folder named after the year of "
+                                 f"its figures: {limits.years_words()}", found=name)
                 else:
                     problems.add(shown_path(year_dir, root), "a folder named after a 4-digit "
-                                 f"year, e.g. {kind}/{unit_dir.name}/2017/", found=year_dir.name)
+                                 f"year, e.g. {kind}/{unit_dir.name}/2017/", found=name)
     return sorted(editions)
 
 
@@ -230,13 +268,6 @@ def _check_unit_folders(raw_dir: Path, catalog: Catalog, unit_id: str, root: Pat
                          + ", ".join(catalog.report_units.index) + ")", found=unit_id)
 
 
-def _visible(folder: Path) -> list[Path]:
-    # Hidden files (.gitkeep, .DS_Store), Excel's lock files (~$name.xlsx, present while
-    # a workbook is open) and README notes (a data log) are not submissions.
-    return sorted(p for p in folder.iterdir()
-                  if not p.name.startswith((".", "~$")) and p.stem.upper() != "README")
-
-
 def _ingest_edition(raw_dir: Path, catalog: Catalog, unit_id: str, year: int, root: Path,
                     problems: ProblemCollector) -> IngestResult:
     # Imported here: bpsreport.submissions builds on this module's row checks.
@@ -246,7 +277,9 @@ def _ingest_edition(raw_dir: Path, catalog: Catalog, unit_id: str, year: int, ro
     task_dir = raw_dir / "tasks" / unit_id / str(year)
     sub_dir = raw_dir / "submissions" / unit_id / str(year)
     obs_files = []
-    for path in (_visible(obs_dir) if obs_dir.is_dir() else []):
+    # Litter (.DS_Store, Excel lock files, README notes) is skipped; hidden files, links
+    # out of the project and pipes are refused (bpsreport.raw_files).
+    for path in (list_entries(obs_dir, root, problems) if obs_dir.is_dir() else []):
         if path.is_dir():
             problems.add(shown_path(path, root), "only domain files (<domain_id>.csv or "
                          ".xlsx) in this folder, no subfolders", found=path.name)
@@ -258,19 +291,21 @@ def _ingest_edition(raw_dir: Path, catalog: Catalog, unit_id: str, year: int, ro
 
     tasks, task_path = None, task_dir / TASKS_FILE
     if task_dir.is_dir():
-        for path in _visible(task_dir):
+        for path in list_entries(task_dir, root, problems):
             if path.name != TASKS_FILE:
                 problems.add(shown_path(path, root), f"only the file {TASKS_FILE} in this folder",
                              found=path.name)
         if task_path.is_file():
             tasks = ingest_tasks(task_path, catalog, unit_id=unit_id, year=year, root=root,
                                  problems=problems)
+        elif os.path.lexists(task_path):
+            pass  # a link or pipe in its place: refused by list_entries above
         else:
             problems.add(shown_path(task_dir, root), f"a file {TASKS_FILE} with the task list "
                          f"for {year}", found="(missing)")
 
     sub_files = []
-    for path in (_visible(sub_dir) if sub_dir.is_dir() else []):
+    for path in (list_entries(sub_dir, root, problems) if sub_dir.is_dir() else []):
         if path.is_dir():
             problems.add(shown_path(path, root), "only filled submission templates "
                          "(<department_id>.xlsx) in this folder, no subfolders", found=path.name)
@@ -370,6 +405,7 @@ def ingest_observations(files: Iterable[Path], catalog: Catalog, *, unit_id: str
         table = _read(path, root, problems)
         if table is None or not require_columns(table, REQUIRED_OBSERVATION_COLUMNS, problems):
             continue
+        vet_columns(table, OBSERVATION_TEXT, problems)
         folder = shown_path(path.parent, root)
         for i, cells in enumerate(table.frame.to_dict("records")):
             where = CellRef(table, table.rows[i])
@@ -534,6 +570,10 @@ def _check_value(text, where, catalog, indicator, measure, problems) -> float | 
     in_unit = f" in {unit}" if unit else ""
     try:
         value = normalise_number(text)
+    except NotFinite:
+        where.report(problems, "value", text, f"a finite number{in_unit}: this one is too large "
+                     "to compute with")
+        return None
     except ValueError:
         where.report(problems, "value", text, f"a number{in_unit}, digits only (e.g. 148.9)")
         return None
@@ -542,27 +582,34 @@ def _check_value(text, where, catalog, indicator, measure, problems) -> float | 
         return value
     if unit is None:
         return value  # bounds depend on the indicator and measure, already reported
-    if measure == "completion_rate":
-        upper = COMPLETION_RATE_BOUND
-    else:
-        upper = catalog.upper_bound(indicator)
-    if value < 0 or (upper is not None and value > upper):
-        where.report(problems, "value", text, _range_words(catalog, indicator, measure, upper))
+    low, high, origin = catalog.value_range(indicator, measure)
+    if not low <= value <= high:
+        where.report(problems, "value", text,
+                     _range_words(catalog, indicator, measure, low, high, origin))
     return value
 
 
-def _range_words(catalog, indicator, measure, upper) -> str:
+def _plain(number: float) -> str:
+    """1800 → ``1800``; 1e9 → ``1,000,000,000`` (no exponent a clerk must decode)."""
+    return f"{number:g}" if abs(number) < 1e6 else f"{number:,.0f}"
+
+
+def _range_words(catalog, indicator, measure, low, high, origin) -> str:
     label = _indicator_label(catalog, indicator)
     unit = _expected_unit(catalog, indicator, measure)
+    source = catalog.ranges.source
+    confirm = (f"; if the figure is right, give {indicator} a max_value in the catalog "
+               "(data/raw/catalog/indicators/), which is reviewed like any data change")
     if measure == "completion_rate":
-        return f"a completion rate from 0 to {upper:g}% for {label}"
-    if upper is None:
-        return f"a value of 0 or more (in {unit}) for {label}"
-    if pd.isna(catalog.indicators.at[indicator, "max_value"]):
-        return f"a percentage from 0 to {upper:g} for {label}"
+        return f"a completion rate from {low:g} to {high:g}% for {label} ({source})"
+    if unit == "%" and origin != "catalog":
+        return f"a percentage from {low:g} to {high:g} for {label}{confirm}"
     space = "" if unit == "%" else " "
-    return (f"a value from 0 to {upper:g}{space}{unit} for {label} (the max_value the "
-            "catalog gives for it)")
+    span = f"from {_plain(low)} to {_plain(high)}{space}{unit}"
+    if origin == "catalog":
+        return f"a value {span} for {label} (the max_value the catalog gives for it)"
+    where = f"the plausible range of {unit}" if origin == "unit" else "the default range"
+    return f"a value {span} for {label} ({where} in {source}){confirm}"
 
 
 def _check_derived(text, formula, where, problems) -> bool:
@@ -617,6 +664,7 @@ def ingest_tasks(path: Path, catalog: Catalog, *, unit_id: str, year: int, root:
     table = _read(Path(path), root, problems)
     if table is None or not require_columns(table, TASK_COLUMNS, problems):
         return pd.DataFrame(columns=TASK_COLUMNS)
+    vet_columns(table, TASK_TEXT, problems)
     records, numbers = [], {}
     for i, cells in enumerate(table.frame.to_dict("records")):
         where = CellRef(table, table.rows[i])

@@ -455,12 +455,9 @@ def publish_data(out: RenderedOutput, year: int, unit_id: str) -> list[Path]:
     """The edition's clean data as CSV downloads."""
     if not unit_id:
         return []
+    from bpsreport.downloads import write_edition_downloads
+
     folder = out.site_dir / DOWNLOADS / str(year)
-    try:
-        from bpsreport.downloads import write_edition_downloads
-    except ImportError:  # pragma: no cover - until bpsreport.downloads exists
-        from bpsreport.render.html import copy_downloads
-        return copy_downloads(out.site_dir, out.root, unit_id, year, {})
     folder.mkdir(parents=True, exist_ok=True)
     return write_edition_downloads(out.root, unit_id, year, folder)
 

@@ -23,6 +23,8 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import math
+import os
 import re
 import unicodedata
 import zipfile
@@ -32,9 +34,11 @@ from pathlib import Path
 import openpyxl
 import pandas as pd
 from openpyxl.utils import get_column_letter
-from openpyxl.utils.exceptions import InvalidFileException
 
+from .cell_text import excerpt, garbled_cells, needs_vetting
 from .errors import ProblemCollector
+from .limits import Limits, load_limits
+from .raw_files import check_readable
 
 # Column names the ingestion stage knows (observations and tasks). A header cell is
 # mapped onto one of these; unknown headers are kept as normalised text.
@@ -76,10 +80,6 @@ SAVE_AS_HINT = "in Excel use Save As > CSV UTF-8"
 IGNORED_SHEETS = frozenset({"instructions", "说明"})
 DATA_SHEET = "data"
 
-# Control characters (other than tab and line breaks), the replacement character and the
-# private-use area never occur in a genuine submission: they mean the bytes were decoded
-# with the wrong encoding.
-_GARBLED = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd\ue000-\uf8ff]")
 # Runs of CJK ideographs (and CJK punctuation) versus everything else, used to split
 # bilingual headers such as "value 数值" or "数值(value)".
 _HEADER_TOKENS = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uf900-\ufaff]+|[A-Za-z0-9_\- ]+")
@@ -107,6 +107,9 @@ class RawTable:
         The file's path relative to the project root, as used in error messages.
     header_row
         The spreadsheet row number of the header row.
+    needs_vetting
+        False when no cell holds a control, line-break or invisible character, so that
+        :func:`bpsreport.cell_text.vet_columns` has nothing to look at.
     """
 
     frame: pd.DataFrame
@@ -114,13 +117,21 @@ class RawTable:
     sheet: str | None
     shown: str
     header_row: int = 1
+    needs_vetting: bool = True
 
 
 def shown_path(path: Path, root: Path) -> str:
-    """The path as shown in messages: relative to ``root`` when inside it."""
+    """The path as shown in messages: relative to ``root`` when inside it.
+
+    Links are not resolved: a link is shown where it is, not where it points.
+    """
+    try:
+        return Path(os.path.abspath(path)).relative_to(os.path.abspath(root)).as_posix()
+    except ValueError:
+        pass
     try:
         return Path(path).resolve().relative_to(Path(root).resolve()).as_posix()
-    except ValueError:
+    except (ValueError, OSError, RuntimeError):
         return str(path)
 
 
@@ -167,7 +178,8 @@ def normalise_number(text: object) -> float:
     Raises
     ------
     ValueError
-        When the text is not a plain number after this clean-up.
+        When the text is not a plain number after this clean-up; :class:`NotFinite`
+        (a ``ValueError``) when it is one too large to be finite (``1e400``).
 
     Examples
     --------
@@ -187,7 +199,14 @@ def normalise_number(text: object) -> float:
         s = s.replace(",", "")
     if not _PLAIN_NUMBER.fullmatch(s):
         raise ValueError(f"not a number: {text!r}")
-    return float(s)
+    value = float(s)
+    if not math.isfinite(value):
+        raise NotFinite(f"not a finite number: {text!r}")
+    return value
+
+
+class NotFinite(ValueError):
+    """A number too large for any computation (``1e400`` reads as infinity)."""
 
 
 def read_table(path: Path, *, root: Path) -> RawTable:
@@ -198,27 +217,33 @@ def read_table(path: Path, *, root: Path) -> RawTable:
     path
         A ``.csv`` or ``.xlsx`` file.
     root
-        The project root; paths in messages are shown relative to it.
+        The project root; paths in messages are shown relative to it, links may not
+        leave it, and its ``config/limits.yml`` holds the limits (:mod:`bpsreport.limits`).
 
     Raises
     ------
     InputValidationError
-        With every problem found in the file: an encoding other than
-        UTF-8/GB18030, extra sheets, formula cells, merged header cells, duplicate
-        column names, no data rows.
+        With every problem found in the file: not a regular file inside the project, past
+        a limit, an encoding other than UTF-8/GB18030 (or text that only decoded by
+        accident), a broken quote or another delimiter, extra sheets, formula cells,
+        merged header cells, duplicate column names, values without a header, no data rows.
     """
     path = Path(path)
     shown = shown_path(path, root)
     problems = ProblemCollector()
+    limits = load_limits(root)
     suffix = path.suffix.lower()
-    if suffix == ".csv":
-        grid, sheet = _csv_grid(path, shown, problems), None
-    elif suffix == ".xlsx":
-        grid, sheet = _xlsx_grid(path, shown, problems)
-    else:
+    grid, sheet, data = None, None, None
+    if suffix not in (".csv", ".xlsx"):
         problems.add(shown, "a .csv or .xlsx file", found=path.suffix or "(no extension)")
-        grid, sheet = None, None
-    table = None if grid is None else _table_from_grid(grid, shown, sheet, problems)
+    elif check_readable(path, root, shown, limits, problems):
+        if suffix == ".csv":
+            data = path.read_bytes()
+            grid = csv_grid(data, shown, problems, limits=limits)
+        else:
+            grid, sheet = _xlsx_grid(path, shown, problems, limits)
+    table = None if grid is None else _table_from_grid(grid, shown, sheet, problems,
+                                                       limits=limits, raw=data)
     problems.raise_if_any()
     assert table is not None
     return table
@@ -226,42 +251,144 @@ def read_table(path: Path, *, root: Path) -> RawTable:
 
 # --- CSV -------------------------------------------------------------------------------
 
-def _csv_grid(path: Path, shown: str, problems: ProblemCollector) -> Grid | None:
-    """Decode a CSV file and split it into (row number, cells) pairs."""
-    data = path.read_bytes()
-    text = _decode(data, shown, problems)
+# First bytes of files that are not text at all, and what to do about each.
+_NOT_TEXT = (
+    (b"PK\x03\x04", "an Excel workbook (.xlsx) or another zip archive with a .csv name",
+     "rename it to .xlsx if it is a workbook (or open it in Excel and save as CSV UTF-8)"),
+    (b"PK\x05\x06", "an empty zip archive with a .csv name", "a CSV text file"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an Excel 97-2003 workbook (.xls) with a .csv name",
+     "a CSV text file: open it in Excel and save as CSV UTF-8"),
+    (b"%PDF", "a PDF document with a .csv name", "a CSV text file with the figures"),
+    (b"\x1f\x8b", "a gzip archive with a .csv name", "a CSV text file: unpack it first"),
+)
+_BOMS = ((b"\xff\xfe\x00\x00", "UTF-32 text"), (b"\x00\x00\xfe\xff", "UTF-32 text"),
+         (b"\xff\xfe", "UTF-16 text"), (b"\xfe\xff", "UTF-16 text"))
+# Encodings a wrongly saved file is tried in, to name it; with the characters that file
+# would mostly contain if the guess were right.
+_GUESSES = (
+    ("shift_jis", "Shift-JIS (Japanese)", re.compile(r"[\u3040-\u30ff\uff66-\uff9f\u4e00-\u9fff]")),
+    ("big5", "Big5 (traditional Chinese)", re.compile(r"[\u4e00-\u9fff\u3000-\u303f]")),
+    ("euc_kr", "EUC-KR (Korean)", re.compile(r"[\uac00-\ud7af]")),
+    ("cp1252", "Windows-1252 (Western European \"ANSI\")", re.compile(r"[A-Za-z\u00c0-\u00ff]")),
+)
+_CJK_TEXT = re.compile(r"[\u3400-\u9fff]")
+_LINE_ENDS = re.compile(r"\r\n|\r|\n")
+_OTHER_DELIMITERS = ((";", "semicolons (;)"), ("\t", "tabs"), ("|", "vertical bars (|)"))
+
+
+def csv_grid(data: bytes, shown: str, problems: ProblemCollector, *, limits: Limits,
+             encodings: tuple[str, ...] = ("utf-8", "gb18030")) -> Grid | None:
+    """Decode and split the bytes of a CSV file into (row number, cells) pairs.
+
+    Everything that could make rows vanish or cells lie is a problem here, named with its
+    line: a NUL byte, two encodings in one file, a quote that swallows the rest of the
+    file (or rows of it), another delimiter than the comma, more rows than the limit.
+    ``encodings`` are those accepted: ``utf-8`` (with or without BOM) and ``gb18030``.
+    """
+    text = _decode(data, shown, problems, encodings)
     if text is None:
         return None
+    records = _parse_csv(text, shown, problems, limits)
+    if records is None or not _comma_separated(records, shown, problems):
+        return None
+    _check_swallowed_rows(records, shown, problems)
     # A spreadsheet shows one row per CSV record (even when a quoted cell holds a line
     # break), so the record count is the row number a person sees.
-    records = csv.reader(io.StringIO(text, newline=""))
-    return [(number, cells) for number, cells in enumerate(records, start=1)]
+    return [(number, cells) for number, _, _, cells in records]
 
 
-def _decode(data: bytes, shown: str, problems: ProblemCollector) -> str | None:
+def _decode(data: bytes, shown: str, problems: ProblemCollector,
+            encodings: tuple[str, ...]) -> str | None:
     """Strict UTF-8 (BOM dropped) first, then GB18030; anything else is a problem."""
-    expected = f"a CSV file saved as {ACCEPTED_ENCODINGS} ({SAVE_AS_HINT})"
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        problems.add(shown, expected, found="UTF-16 text")
-        return None
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            text = data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-        if _GARBLED.search(text):
-            # NUL bytes between ASCII letters are what UTF-16 without a BOM looks like.
-            found = "UTF-16 text" if "\x00" in text else "characters that are not text"
+    accepted = ACCEPTED_ENCODINGS if "gb18030" in encodings else "UTF-8 (with or without BOM)"
+    expected = f"a CSV file saved as {accepted} ({SAVE_AS_HINT})"
+    for magic, found, what in _NOT_TEXT:
+        if data.startswith(magic):
+            problems.add(shown, what, found=found)
+            return None
+    for bom, found in _BOMS:
+        if data.startswith(bom):
             problems.add(shown, expected, found=found)
             return None
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        if _looks_utf16(data):
+            problems.add(shown, expected, found="UTF-16 text")
+        else:
+            line = data.count(b"\n", 0, nul) + 1
+            problems.add(shown, "text without NUL bytes: the file is damaged or is not a CSV "
+                         f"file; open it in Excel and save it again ({SAVE_AS_HINT})",
+                         row=line, found=f"a NUL byte (character 0) on line {line}")
+        return None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    mixed = _lines_in_another_encoding(data)
+    if mixed:
+        for line, text in mixed[:5]:
+            problems.add(shown, "one encoding for the whole file: other lines are UTF-8, this "
+                         "one is not (probably GBK, pasted from another file); save the whole "
+                         f"file again ({SAVE_AS_HINT})", row=line, found=excerpt(text))
+        if len(mixed) > 5:
+            problems.add(shown, "one encoding for the whole file",
+                         found=f"{len(mixed) - 5} more lines not in UTF-8")
+        return None
+    if "gb18030" in encodings:
+        try:
+            text = data.decode("gb18030")
+        except UnicodeDecodeError:
+            text = None
         # GB18030 decodes almost any bytes; a header with no column we know means the
         # file was really in some other encoding.
-        if encoding == "gb18030" and not _header_makes_sense(text):
-            problems.add(shown, expected, found="an unrecognised encoding")
-            return None
-        return text
-    problems.add(shown, expected, found="an unrecognised encoding")
+        if text is not None and _header_makes_sense(text):
+            return text
+    problems.add(shown, expected, found="an unrecognised encoding" + _guess_words(data))
     return None
+
+
+def _looks_utf16(data: bytes) -> bool:
+    """NUL bytes on every other position: UTF-16 without its byte-order mark."""
+    sample = data[:4096]
+    even, odd = sample[0::2].count(0), sample[1::2].count(0)
+    most, least = max(even, odd), min(even, odd)
+    return most >= 0.2 * (len(sample) / 2) and most >= 10 * (least + 1)
+
+
+def _lines_in_another_encoding(data: bytes) -> list[tuple[int, str]]:
+    """Lines that are not UTF-8 in a file whose other lines are UTF-8 with Chinese text."""
+    utf8_chinese, other = 0, []
+    for number, line in enumerate(data.split(b"\n"), start=1):
+        if line.isascii():
+            continue
+        try:
+            utf8_chinese += bool(_CJK_TEXT.search(line.decode("utf-8")))
+        except UnicodeDecodeError:
+            other.append((number, line.decode("gb18030", errors="replace").strip()))
+    return other if utf8_chinese and other else []
+
+
+def guess_encoding(data: bytes) -> str | None:
+    """The encoding the bytes most plausibly are in, in words, or None."""
+    best, best_share = None, 0.6
+    sample = data[:65536]
+    for encoding, words, script in _GUESSES:
+        try:
+            text = sample.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        special = [c for c in text if ord(c) > 127]
+        if not special:
+            continue
+        share = sum(1 for c in special if script.match(c)) / len(special)
+        if share > best_share:
+            best, best_share = words, share
+    return best
+
+
+def _guess_words(data: bytes) -> str:
+    guess = guess_encoding(data)
+    return f", probably {guess}" if guess else ""
 
 
 def _header_makes_sense(text: str) -> bool:
@@ -270,12 +397,91 @@ def _header_makes_sense(text: str) -> bool:
     return any(normalise_header(c) in KNOWN_COLUMNS for c in cells)
 
 
+Record = tuple[int, int, int, list]  # (row number, first line, last line, cells)
+
+
+def _parse_csv(text: str, shown: str, problems: ProblemCollector,
+               limits: Limits) -> list[Record] | None:
+    """Records with their physical lines; a broken quote or too many rows is a problem."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    records: list[Record] = []
+    line = 0
+    try:
+        for cells in reader:
+            records.append((len(records) + 1, line + 1, reader.line_num, cells))
+            line = reader.line_num
+            if len(records) > limits.max_rows + 1:
+                problems.add(shown, f"at most {limits.max_rows:,} data rows (tables.max_rows "
+                             f"in {limits.source}); split the file", found=f"more than "
+                             f"{limits.max_rows:,} rows")
+                return None
+    except csv.Error as exc:
+        row, opened = len(records) + 1, line + 1
+        message = str(exc)
+        if "unexpected end of data" in message:
+            problems.add(shown, "every quoted cell closed by a second quote (\"): from line "
+                         f"{opened} to the end of the file (line {reader.line_num}) everything "
+                         "would be read into one cell, and those rows would be lost. Add the "
+                         "closing quote, or write a quote inside a cell as two quotes (\"\")",
+                         row=row, found=f"a quote opened on line {opened} and never closed")
+        elif "expected after" in message:
+            problems.add(shown, "a comma right after the closing quote of a quoted cell; a "
+                         "quote inside a cell is written as two quotes (\"\")", row=row,
+                         found=f"text after a closing quote on line {reader.line_num}")
+        elif "field larger than field limit" in message:
+            problems.add(shown, f"a cell of at most {limits.max_cell_chars:,} characters "
+                         f"(tables.max_cell_chars in {limits.source})", row=row,
+                         found=f"a cell of more than {csv.field_size_limit():,} characters")
+        else:
+            problems.add(shown, "a well-formed CSV file", row=row, found=message)
+        return None
+    return records
+
+
+def _comma_separated(records: list[Record], shown: str, problems: ProblemCollector) -> bool:
+    """A header that is one cell holding semicolons or tabs: another delimiter was used."""
+    first = next((r for r in records if any(c.strip() for c in r[3])), None)
+    if first is None or len(first[3]) != 1:
+        return True
+    for delimiter, words in _OTHER_DELIMITERS:
+        if delimiter in first[3][0]:
+            problems.add(shown, f"values separated by commas (,); this file separates them by "
+                         f"{words}. In Excel use Save As > CSV UTF-8 (Comma delimited)",
+                         row=first[0], found=excerpt(first[3][0]))
+            return False
+    return True
+
+
+def _check_swallowed_rows(records: list[Record], shown: str, problems: ProblemCollector) -> None:
+    """A quoted cell over several lines whose lines look like rows: a stray quote ate them.
+
+    A genuine multi-line note is fine; lines that hold (nearly) as many commas as a row
+    has separators are rows lost into one cell.
+    """
+    width = max((len(r[3]) for r in records[:1]), default=0)
+    enough = max(3, width - 2)  # commas + 1 on the line: a full row has `width`
+    for row, first, last, cells in records:
+        if first == last:
+            continue
+        for i, cell in enumerate(cells):
+            lines = _LINE_ENDS.split(cell)[1:]
+            rowlike = sum(1 for text in lines if text.count(",") + 1 >= enough)
+            if rowlike:
+                column = normalise_header(records[0][3][i]) if i < width else None
+                problems.add(shown, f"a cell closed by its quote: the quote (\") that opens this "
+                             f"cell on line {first} closes only on line {last}, so {rowlike} "
+                             "line(s) that look like rows of their own were read into this one "
+                             "cell. Close the quote where the cell ends, or write a quote "
+                             "inside a cell as two quotes (\"\")", row=row,
+                             column=column or get_column_letter(i + 1), found=excerpt(cell))
+
+
 # --- XLSX ------------------------------------------------------------------------------
 
-def _xlsx_grid(path: Path, shown: str,
-               problems: ProblemCollector) -> tuple[Grid | None, str | None]:
+def _xlsx_grid(path: Path, shown: str, problems: ProblemCollector,
+               limits: Limits) -> tuple[Grid | None, str | None]:
     """Read the data sheet of a workbook into (row number, cells) pairs."""
-    book = _load_book(path, shown, problems)
+    book = _load_book(path, shown, problems, limits)
     if book is None:
         return None, None
     sheet = _pick_data_sheet(book.sheetnames, shown, problems)
@@ -284,15 +490,71 @@ def _xlsx_grid(path: Path, shown: str,
     return _sheet_grid(book[sheet], shown, sheet, problems), sheet
 
 
-def _load_book(path: Path, shown: str, problems: ProblemCollector):
+def _zip_within_limits(path: Path, shown: str, problems: ProblemCollector, limits: Limits) -> bool:
+    """Check the workbook's zip directory (declared sizes) before anything is unpacked."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            parts = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        with open(path, "rb") as fh:
+            head = fh.read(4096)
+        if head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
+            problems.add(shown, "an .xlsx workbook: open it in Excel and save it as Excel "
+                         "Workbook (.xlsx)", found="an Excel 97-2003 workbook (.xls) with an "
+                         ".xlsx name")
+        elif head and b"\x00" not in head and _decodes(head):
+            problems.add(shown, "an Excel workbook (.xlsx); if the figures are in this text "
+                         "file, name it .csv", found="a text (CSV) file with an .xlsx name")
+        else:
+            problems.add(shown, "an Excel workbook (.xlsx) that opens in Excel",
+                         found="a damaged or unknown file (not a zip archive)")
+        return False
+    ok = True
+    if len(parts) > limits.max_xlsx_parts:
+        problems.add(shown, f"a workbook of at most {limits.max_xlsx_parts:,} parts "
+                     f"(xlsx.max_parts in {limits.source})", found=f"{len(parts):,} parts")
+        ok = False
+    total = sum(p.file_size for p in parts)
+    if total > limits.max_xlsx_uncompressed_bytes:
+        problems.add(shown, f"a workbook of at most {limits.max_xlsx_uncompressed_bytes:,} bytes "
+                     f"once unpacked (xlsx.max_uncompressed_bytes in {limits.source})",
+                     found=f"{total:,} bytes once unpacked")
+        ok = False
+    for part in parts:
+        if part.file_size < max(limits.ratio_checked_from, 1):
+            continue
+        ratio = part.file_size / part.compress_size if part.compress_size else float("inf")
+        if ratio > limits.max_xlsx_ratio:
+            problems.add(shown, f"parts that expand at most {limits.max_xlsx_ratio:g} times "
+                         f"(xlsx.max_compression_ratio in {limits.source})",
+                         found=f"{part.filename} expands {ratio:,.0f} times")
+            ok = False
+    return ok
+
+
+def _decodes(data: bytes) -> bool:
+    for encoding in ("utf-8", "gb18030"):
+        try:
+            data.decode(encoding)
+            return True
+        except UnicodeDecodeError as exc:
+            if exc.start >= len(data) - 4:  # a character cut at the end of the sample
+                return True
+    return False
+
+
+def _load_book(path: Path, shown: str, problems: ProblemCollector, limits: Limits):
+    if not _zip_within_limits(path, shown, problems, limits):
+        return None
     try:
         # Not read-only and not data_only: read-only sheets do not expose merged ranges,
         # and since any formula is refused we need the formula text, not its cached value.
-        # Submissions are a few dozen rows, so the full load costs nothing noticeable.
+        # Submissions are a few dozen rows, and the zip check above bounds the size.
         return openpyxl.load_workbook(path, data_only=False)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError) as exc:
-        problems.add(shown, "an Excel workbook (.xlsx) that opens in Excel",
-                     found=f"an unreadable file ({exc.__class__.__name__})")
+    except Exception as exc:  # noqa: BLE001 - whatever openpyxl trips on is in the file
+        problems.add(shown, "an Excel workbook (.xlsx) that opens in Excel; open it in Excel "
+                     "and save it again", found=f"a damaged workbook ({exc.__class__.__name__}: "
+                     f"{excerpt(str(exc).splitlines()[0] if str(exc) else '', 0, 80)})")
         return None
 
 
@@ -344,7 +606,10 @@ def read_sheets(path: Path, sheets: tuple[str, ...] | list[str], *, root: Path,
     if path.suffix.lower() != ".xlsx":
         problems.add(shown, "an Excel workbook (.xlsx)", found=path.suffix or "(no extension)")
         problems.raise_if_any()
-    book = _load_book(path, shown, problems)
+    limits = load_limits(root)
+    book = None
+    if check_readable(path, root, shown, limits, problems):
+        book = _load_book(path, shown, problems, limits)
     if book is not None:
         by_key = {name.strip().casefold(): name for name in book.sheetnames}
         wanted = {name.strip().casefold() for name in sheets}
@@ -361,7 +626,8 @@ def read_sheets(path: Path, sheets: tuple[str, ...] | list[str], *, root: Path,
                              found="sheets " + ", ".join(book.sheetnames))
                 continue
             grid = _sheet_grid(book[actual], shown, actual, problems)
-            table = _table_from_grid(grid, shown, actual, problems, allow_empty=allow_empty)
+            table = _table_from_grid(grid, shown, actual, problems, allow_empty=allow_empty,
+                                     limits=limits)
             if table is not None:
                 tables[name] = table
     problems.raise_if_any()
@@ -450,8 +716,13 @@ def _number_text(value: int | float) -> str:
 # --- shared ----------------------------------------------------------------------------
 
 def _table_from_grid(grid: Grid, shown: str, sheet: str | None,
-                     problems: ProblemCollector, *, allow_empty: bool = False) -> RawTable | None:
-    """Turn (row number, cells) pairs into a RawTable, checking the header."""
+                     problems: ProblemCollector, *, limits: Limits, allow_empty: bool = False,
+                     raw: bytes | None = None) -> RawTable | None:
+    """Turn (row number, cells) pairs into a RawTable, checking the header and the cells.
+
+    ``raw`` (the bytes of a CSV file) is used to name the likely encoding when the text
+    looks decoded with the wrong one.
+    """
     grid = [(n, [str(c).strip() for c in cells]) for n, cells in grid]
     filled = [(n, cells) for n, cells in grid if any(cells)]
     if not filled:
@@ -459,6 +730,11 @@ def _table_from_grid(grid: Grid, shown: str, sheet: str | None,
                      found="an empty file" if sheet is None else "an empty sheet")
         return None
     (header_row, header_cells), body = filled[0], filled[1:]
+    if len(body) > limits.max_rows:
+        problems.add(shown, f"at most {limits.max_rows:,} data rows (tables.max_rows in "
+                     f"{limits.source}); split the file", sheet=sheet,
+                     found=f"{len(body):,} rows")
+        return None
     if not body and not allow_empty:
         problems.add(shown, "at least one data row below the header", sheet=sheet,
                      row=header_row + 1, found="no data rows")
@@ -468,6 +744,7 @@ def _table_from_grid(grid: Grid, shown: str, sheet: str | None,
     width = max([len(names), *(len(cells) for _, cells in body)])
     names += [""] * (width - len(names))
     keep = _check_header(names, header_cells, body, header_row, shown, sheet, problems)
+    _check_cells(filled, names, shown, sheet, problems, limits, raw)
 
     records = []
     for _, cells in body:
@@ -475,7 +752,35 @@ def _table_from_grid(grid: Grid, shown: str, sheet: str | None,
         records.append([cells[i] for i in keep])
     frame = pd.DataFrame(records, columns=[names[i] for i in keep], dtype=str)
     return RawTable(frame=frame, rows=[n for n, _ in body], sheet=sheet, shown=shown,
-                    header_row=header_row)
+                    header_row=header_row,
+                    needs_vetting=needs_vetting(text for row in records for text in row))
+
+
+def _check_cells(filled: Grid, names: list[str], shown: str, sheet: str | None,
+                 problems: ProblemCollector, limits: Limits, raw: bytes | None) -> None:
+    """Cells past the size limit, and text that shows a wrong encoding (any column)."""
+    def label(i: int) -> str:
+        return (names[i] if i < len(names) else "") or get_column_letter(i + 1)
+
+    cells = [(number, label(i), text) for number, row in filled for i, text in enumerate(row)]
+    for number, column, text in cells:
+        if len(text) > limits.max_cell_chars:
+            problems.add(shown, f"a cell of at most {limits.max_cell_chars:,} characters "
+                         f"(tables.max_cell_chars in {limits.source})", sheet=sheet,
+                         row=number, column=column, found=f"{len(text):,} characters: "
+                         + excerpt(text, 0, 40))
+    garbled = garbled_cells(cells)
+    if not garbled:
+        return
+    guess = guess_encoding(raw) if raw else None
+    saved = (f"the file is probably in {guess}; " if guess else "")
+    for number, column, found, looks in garbled[:5]:
+        problems.add(shown, f"readable text; this looks like {looks}: {saved}save it again "
+                     f"({SAVE_AS_HINT if sheet is None else 'retype the text in Excel'})",
+                     sheet=sheet, row=number, column=column, found=found)
+    if len(garbled) > 5:
+        problems.add(shown, "readable text (see the cells listed above)", sheet=sheet,
+                     found=f"{len(garbled) - 5} more cells like these")
 
 
 def _check_header(names, header_cells, body, header_row, shown, sheet, problems) -> list[int]:
@@ -484,11 +789,14 @@ def _check_header(names, header_cells, body, header_row, shown, sheet, problems)
     for i, name in enumerate(names):
         letter = get_column_letter(i + 1)
         if not name:
-            # Columns with neither a header nor values are just unused spreadsheet space.
+            # Columns with neither a header nor values are just unused spreadsheet space;
+            # a value in one is reported where it is (a stray cell, an extra comma).
             for number, cells in body:
                 if i < len(cells) and cells[i]:
-                    problems.add(shown, "a header above every column that holds values",
-                                 sheet=sheet, row=header_row, column=letter, found="")
+                    problems.add(shown, f"no value in column {letter}, which has no header: "
+                                 "delete the stray value (or the extra separator before it), "
+                                 "or give the column a header", sheet=sheet, row=number,
+                                 column=letter, found=cells[i])
                     break
             continue
         if name in first_seen:
@@ -502,5 +810,5 @@ def _check_header(names, header_cells, body, header_row, shown, sheet, problems)
     return keep
 
 
-__all__ = ["RawTable", "read_table", "read_sheets", "normalise_header", "normalise_number", "shown_path",
-           "KNOWN_COLUMNS", "CHINESE_HEADERS"]
+__all__ = ["RawTable", "read_table", "read_sheets", "csv_grid", "guess_encoding", "normalise_header",
+           "normalise_number", "shown_path", "KNOWN_COLUMNS", "CHINESE_HEADERS"]

@@ -60,8 +60,9 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from .catalog import Catalog, load_catalog, split_list
 from .errors import InputValidationError, PipelineError, ProblemCollector
 from .formatting import LANGS, format_target
-from .ingest import (REQUIRED_OBSERVATION_COLUMNS, CellRef, SeenRows, _observation_frame,
-                     check_observation, require_columns)
+from .cell_text import LINE, LINES, vet_columns
+from .ingest import (OBSERVATION_TEXT, REQUIRED_OBSERVATION_COLUMNS, CellRef, SeenRows,
+                     _observation_frame, check_observation, require_columns)
 from .readers import read_sheets, shown_path
 
 LABELS_FILE = Path(__file__).resolve().parent.parent / "config" / "labels.yml"
@@ -84,6 +85,8 @@ DATA_INPUTS = ("value", "source", "derived", "formula", "note")
 #: Columns of the template's tasks sheet; ``status`` and ``note`` are input cells.
 TASK_SHEET_COLUMNS = ("task_no", "task", "departments", "status", "note")
 TASK_INPUTS = ("status", "note")
+#: Text policy of the tasks sheet (bpsreport.cell_text): the note may hold several lines.
+TASK_SHEET_TEXT = {"task_no": LINE, "status": LINE, "note": LINES}
 SUBMISSIONS_DIR = Path("data") / "raw" / "submissions"
 
 _WIDTHS = {"indicator_id": 30, "indicator": 34, "unit": 10, "target": 14, "year": 8,
@@ -618,6 +621,7 @@ def _data_rows(table, catalog: Catalog, department_id: str, *, unit_id: str, yea
                folder: str, seen: SeenRows, problems: ProblemCollector) -> list[dict]:
     if not require_columns(table, REQUIRED_OBSERVATION_COLUMNS, problems):
         return []
+    vet_columns(table, OBSERVATION_TEXT, problems)
     domains = department_domains(catalog, department_id)
     records = []
     for i, cells in enumerate(table.frame.to_dict("records")):
@@ -659,6 +663,7 @@ def _task_rows(table, catalog: Catalog, department_id: str, *, year: int,
                problems: ProblemCollector) -> list[dict]:
     if not require_columns(table, ("task_no", "status"), problems):
         return []
+    vet_columns(table, TASK_SHEET_TEXT, problems)
     listed = {} if tasks is None else {int(r["task_no"]): r for r in tasks.to_dict("records")}
     own = [n for n, r in listed.items() if department_id in split_list(r["departments"])]
     label = _department_label(catalog, department_id)
@@ -697,7 +702,9 @@ def _task_rows(table, catalog: Catalog, department_id: str, *, year: int,
                          "departments agree on one and leave the other row empty)")
             continue
         seen_tasks[number] = where
-        statuses.append({"task_no": number, "status": status, "note": " ".join(note.split()),
+        # Line breaks (normalised to "\n" by vet_columns) are kept; runs of spaces are not.
+        note = "\n".join(" ".join(line.split()) for line in note.split("\n"))
+        statuses.append({"task_no": number, "status": status, "note": note,
                          "department_id": department_id, "source_file": table.shown,
                          "source_row": where.row})
     return statuses

@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 from bpsreport.build import build_clean  # noqa: E402
 from bpsreport.catalog import load_catalog  # noqa: E402
 from bpsreport.ingest import ingest_all  # noqa: E402
+from bpsreport.limits import load_limits  # noqa: E402
 from bpsreport.paths import ProjectPaths  # noqa: E402
 
 
@@ -55,10 +56,15 @@ def _time(fn, repeat: int) -> float:
 
 
 def _synthetic_submission(root: Path, years: int) -> None:
-    """Write SYNTHETIC submissions: one actual per indicator for `years` made-up years."""
+    """Write SYNTHETIC submissions: one actual per indicator for `years` made-up years.
+
+    The years are the last ones config/limits.yml allows (2051-2100 for 50), which no real
+    edition uses.
+    """
     catalog = load_catalog(root / "data" / "raw", root=root)
     base = root / "data" / "raw" / "observations" / catalog.default_unit
-    for year in range(2100, 2100 + years):
+    last = load_limits(root).last_year
+    for year in range(last - years + 1, last + 1):
         (base / str(year)).mkdir(parents=True)
         for domain_id in catalog.domain_ids():
             inds = catalog.indicators[catalog.indicators["domain_id"] == domain_id]

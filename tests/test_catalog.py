@@ -52,8 +52,10 @@ def test_known_lower_is_better_indicator(catalog):
 
 
 def test_upper_bounds(catalog):
-    assert catalog.upper_bound("village_bus_access_rate") == 100
-    assert catalog.upper_bound("urban_new_jobs") is None
+    assert catalog.upper_bound("village_bus_access_rate") == 100          # the range of %
+    assert catalog.value_range("urban_new_jobs") == (0, 20000, "unit")    # 万人, value_ranges.yml
+    assert catalog.value_range("safety_reinspection_rate") == (0, 1000, "catalog")  # max_value
+    assert catalog.value_range("urban_new_jobs", "completion_rate") == (0, 1000, "completion_rate")
 
 
 def test_one_default_unit_the_province(catalog):

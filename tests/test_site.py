@@ -212,6 +212,10 @@ def test_edition_bar_names_the_edition_and_offers_the_downloads_that_exist(fixtu
     for href in hrefs:
         assert (site / "zh/reports/2017/zh" / href).resolve().is_file()
     assert "征求意见稿" not in bar  # the fixture edition is not a draft
+    # Written by bpsreport.downloads: UTF-8 with BOM for Excel, names next to the ids.
+    data = (site / "downloads/2017/assessment-2017.csv").read_text(encoding="utf-8-sig")
+    assert data.startswith("unit_id,year,domain_id,domain_name_zh,domain_name_en,indicator_id,")
+    assert "公共教育（合成）,Public education (synthetic),test_indicator,合成指标" in data
 
 
 def test_search_index_covers_every_page_with_its_year_and_without_footnote_marks(fixture_site):

@@ -57,20 +57,6 @@ FILTERS = ("callouts.lua", "sections.lua", "crossref.lua", "links.lua")
 LABELS_FILE = FILTER_DIR / "labels.yml"
 ASSETS = ("site.css", "site.js", "favicon.svg")
 LIBS_DIR = "site_libs/bpsreport"
-DOWNLOADS_DIR = "downloads"
-
-#: Clean-data files copied into downloads/<year>/: (year offset, file in data/clean/<unit>/<year>/,
-#: name in downloads/<year>/).
-CLEAN_DOWNLOADS = (
-    (0, "assessment.csv", "assessment-{year}.csv"),
-    (0, "observations.csv", "observations-{year}.csv"),
-    (1, "tasks.csv", "tasks-{next_year}.csv"),
-)
-
-
-def _download_name(pattern: str, year: int) -> str:
-    return pattern.format(year=year, next_year=year + 1)
-
 
 # --- labels -----------------------------------------------------------------------------
 
@@ -527,26 +513,6 @@ class SiteResult:
 
     def html_files(self) -> list[Path]:
         return [p.html_path for p in self.pages]
-
-
-def copy_downloads(site_dir: Path, root: Path, unit_id: str, year: int,
-                   pdfs: dict[str, Path] | None = None) -> list[Path]:
-    """PDFs and the clean data CSV into ``downloads/<year>/`` of the site (either backend)."""
-    folder = Path(site_dir) / DOWNLOADS_DIR / str(year)
-    folder.mkdir(parents=True, exist_ok=True)
-    written = []
-    for key, path in (pdfs or {}).items():
-        if path and Path(path).is_file():
-            dest = folder / f"report-{key}.pdf"
-            shutil.copy2(path, dest)
-            written.append(dest)
-    for offset, name, pattern in CLEAN_DOWNLOADS:
-        source = Path(root) / "data" / "clean" / unit_id / str(year + offset) / name
-        if source.is_file():
-            dest = folder / _download_name(pattern, year)
-            shutil.copy2(source, dest)
-            written.append(dest)
-    return written
 
 
 def write_assets(site_dir: Path, lang_root: PurePosixPath) -> None:
