@@ -20,11 +20,14 @@ import shutil
 import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from . import __version__
-from .catalog import Catalog
+
+if TYPE_CHECKING:  # hashing and the state files need neither; a skipped build stays light
+    import pandas as pd
+
+    from .catalog import Catalog
 
 MANIFEST = "manifest.json"
 
@@ -130,6 +133,8 @@ def write_catalog(clean_dir: Path, catalog: Catalog) -> Path:
 
 def load_edition(clean_dir: Path, unit_id: str, year: int) -> dict[str, pd.DataFrame]:
     """Read back a clean set: the tables that exist, by name."""
+    import pandas as pd
+
     folder = Path(clean_dir) / unit_id / str(year)
     if not folder.is_dir():
         raise FileNotFoundError(f"no clean data for {unit_id} {year} in {folder}; run the build first")
