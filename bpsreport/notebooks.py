@@ -403,10 +403,14 @@ def specialise_labels(path: Path, domain_id: str) -> None:
 
 
 def _specialise_cells(nb, domain_id: str) -> None:
+    def label(m: re.Match) -> str:
+        if m.group(3).startswith(f"{domain_id}-"):  # already specialised
+            return m.group(0)
+        return f"{m.group(1)}{m.group(2)}-{domain_id}-{m.group(3)}"
+
     for cell in nb.cells:
         if cell.cell_type == "code":
-            cell.source = _LABEL_OPTION.sub(lambda m: f"{m.group(1)}{m.group(2)}-{domain_id}-{m.group(3)}",
-                                     cell.source)
+            cell.source = _LABEL_OPTION.sub(label, cell.source)
 
 
 # Run metadata that differs from one run to the next: papermill's clock times and
@@ -432,7 +436,7 @@ def normalise_executed_notebook(path: Path, job: NotebookJob) -> None:
         meta.pop(key, None)
     base = Path(job.cwd).resolve() if job.cwd is not None else Path.cwd()
     for key in ("input_path", "output_path"):
-        if meta.get(key):
+        if meta.get(key) and Path(meta[key]).is_absolute():
             meta[key] = _relative(Path(meta[key]), base)
     for position, cell in enumerate(nb.cells, 1):
         cell.metadata.pop("execution", None)
