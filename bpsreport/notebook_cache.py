@@ -199,8 +199,9 @@ def job_slices(clean_dir: Path, unit_id: str, year: int, domain_id: str | None) 
     linked = {i for cell in ([] if tasks is None else tasks["indicators"]) for i in _split(cell)}
     task_targets = None
     if next_assessment is not None:
-        task_targets = {
+        task_targets = {  # the task table's title takes its year and unit from here
             "years": sorted({int(y) for y in next_assessment["year"]}),
+            "units": sorted({str(u) for u in next_assessment["unit_id"]}),
             "targets": next_assessment[next_assessment["indicator_id"].isin(linked)][
                 ["indicator_id", "target", "target_type"]],
         }
