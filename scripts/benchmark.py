@@ -77,7 +77,8 @@ def timed(cmd: list[str], cwd: Path | None = None) -> tuple[float, float, str]:
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
-        sys.exit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}")
+        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n"
+                           f"{proc.stdout[-3000:]}{proc.stderr[-3000:]}")
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return wall, cpu, proc.stdout
 
@@ -122,6 +123,12 @@ def measure_quarto_ratio(root: Path) -> Row:
     return Row("render stage, Quarto / built-in", None, note=note)
 
 
+def show(rows: list[Row]) -> None:
+    """Print the rows measured so far (to stderr), so that a late failure loses nothing."""
+    for r in rows:
+        print(f"[benchmark] {r.what}: wall {r.wall}, cpu {r.cpu}, {r.note}", file=sys.stderr, flush=True)
+
+
 def measure(repeat: int, run_tests: bool) -> list[Row]:
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="bpsreport-bench-") as tmp:
@@ -158,6 +165,7 @@ def measure(repeat: int, run_tests: bool) -> list[Row]:
         rows.append(measure_quarto_ratio(root))
 
     if run_tests:
+        show(rows)
         wall, cpu, out = timed([PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2",
                                 "--dist", "loadgroup", "-m", "not slow"], cwd=ROOT)
         summary = out.strip().splitlines()[-1] if out.strip() else ""
