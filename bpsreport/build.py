@@ -10,16 +10,17 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from . import __version__, clean_store
-from .catalog import Catalog, load_catalog
 from .errors import PipelineError
-from .ingest import ingest_all
 from .limits import LIMITS_FILE, RANGES_FILE, load_limits
 from .paths import ProjectPaths
-from .progress import StatusRules, assess_observations
+
+if TYPE_CHECKING:  # pandas and the ingest stage load only when a stage has work to do
+    import pandas as pd
+
+    from .catalog import Catalog
 
 
 class NoSuchEdition(PipelineError):
@@ -60,16 +61,29 @@ class CleanEdition:
     @property
     def tables(self) -> dict[str, pd.DataFrame]:
         if self._tables is None:
+            import pandas as pd
             self._tables = {p.stem: pd.read_parquet(p) for p in sorted(self.folder.glob("*.parquet"))}
         return self._tables
 
 
-@dataclass
 class CleanResult:
-    catalog: Catalog
-    editions: dict[tuple[str, int], CleanEdition]
-    # Files of data/clean that did not match their manifest and were rebuilt from data/raw.
-    mismatches: list[clean_store.Mismatch] = field(default_factory=list)
+    """The clean editions; ``catalog`` is loaded on first use when none was given.
+
+    ``mismatches`` are the files of data/clean that did not match their manifest and were
+    rebuilt from data/raw."""
+
+    def __init__(self, catalog: Catalog | Callable[[], Catalog],
+                 editions: dict[tuple[str, int], CleanEdition],
+                 mismatches: list[clean_store.Mismatch] | None = None):
+        self._catalog = catalog
+        self.editions = editions
+        self.mismatches = list(mismatches or [])
+
+    @property
+    def catalog(self) -> Catalog:
+        if callable(self._catalog):
+            self._catalog = self._catalog()
+        return self._catalog
 
 
 def _dependency_hash(paths: ProjectPaths) -> str:
@@ -193,7 +207,10 @@ def build_clean(paths: ProjectPaths, *, progress: Progress | None = None) -> Cle
     hand, truncated, added or removed) is rebuilt from ``data/raw``; the files are listed
     in :attr:`CleanResult.mismatches` so that the build can warn about them.
     """
-    catalog = load_catalog(paths.raw, root=paths.root)
+    def catalog_now():
+        from .catalog import load_catalog
+        return load_catalog(paths.raw, root=paths.root)
+
     state = raw_state(paths)
     last = _last_build(paths)
     unchanged = _unchanged_since_last_build(paths, state, last)
@@ -202,10 +219,14 @@ def build_clean(paths: ProjectPaths, *, progress: Progress | None = None) -> Cle
         for folder in [paths.clean / "catalog", *unchanged.values()]:
             mismatches += clean_store.verify_folder(folder)
         if not mismatches:
-            return CleanResult(catalog, {key: CleanEdition(*key, folder, rewritten=False)
-                                         for key, folder in unchanged.items()})
+            return CleanResult(catalog_now, {key: CleanEdition(*key, folder, rewritten=False)
+                                             for key, folder in unchanged.items()})
         # Fall through: validate data/raw and rewrite the sets that do not match.
 
+    from .ingest import ingest_all
+    from .progress import StatusRules, assess_observations
+
+    catalog = catalog_now()
     ingested = ingest_all(paths.raw, catalog, root=paths.root)
     if progress is not None:
         read = [i for _, r in sorted(ingested.items()) for i in r.inputs]
@@ -273,74 +294,145 @@ def _tree_hashes(paths: ProjectPaths, patterns: list[tuple[Path, str]]) -> dict[
     return {paths.shown(f): clean_store.sha256_of(f) for f in files}
 
 
-def _notebook_inputs(paths: ProjectPaths, unit_id: str) -> dict:
-    """What the charts and tables of an edition are made from: clean data, notebook
-    templates, the package code and the config (fonts, labels, palette)."""
-    package = Path(__file__).resolve().parent
-    return _tree_hashes(paths, [
-        (paths.clean / "catalog", "*.parquet"),
-        (paths.clean / unit_id, "*/*.parquet"),
-        (paths.root / "notebooks", "*.ipynb"),
-        (package, "*.py"),
-        (paths.config, "*.yml"),
-    ])
+@dataclass
+class NotebookStage:
+    """What stage 2 did: the notebooks it ran and those whose outputs it reused."""
+
+    ran: list[str] = field(default_factory=list)
+    reused: list[str] = field(default_factory=list)
+    reasons: dict[str, str] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:  # "did anything run", as callers used to get
+        return bool(self.ran)
+
+    def summary(self) -> str:
+        return f"notebooks: {len(self.ran)} run, {len(self.reused)} reused"
 
 
-def build_notebooks(paths: ProjectPaths, catalog: Catalog, unit_id: str, year: int, *,
-                    parallel: int = 2, timeout_s: int = 600, progress=None) -> bool:
-    """Run the edition's notebooks unless nothing they read changed; True when they ran.
+def build_notebooks(paths: ProjectPaths, catalog: Catalog | None, unit_id: str, year: int, *,
+                    parallel: int = 2, timeout_s: int = 600, progress=None) -> NotebookStage:
+    """Run the edition's notebooks whose inputs changed; reuse the others' outputs.
 
-    All notebooks run even when one fails; then :class:`NotebookFailed` names each failure.
-    ``progress`` gets a ``notebooks`` event as each one finishes.
+    Each notebook is keyed by what it reads and its outputs are verified by hash
+    (:mod:`bpsreport.notebook_cache`). ``catalog`` gives the domains; ``None`` reads them
+    from the clean catalog. All notebooks run even when one fails; then
+    :class:`NotebookFailed` names each failure, and the state keeps only the runs that
+    finished. ``progress`` gets a ``notebooks`` event as each one finishes.
     """
-    from .notebooks import check_kernel, plan_edition_jobs, raise_for_failures, run_jobs
+    from .notebook_cache import NotebookCache
 
     out = paths.edition_build(unit_id, year)
-    state_file = out / NOTEBOOK_STATE
-    inputs = _notebook_inputs(paths, unit_id)
-    jobs = plan_edition_jobs(paths.root, unit_id, year, catalog)
-    try:
-        saved = json.loads(state_file.read_text(encoding="utf-8"))
-    except (FileNotFoundError, json.JSONDecodeError):
-        saved = None
-    if saved == inputs and all(j.output_path.is_file() for j in jobs):
-        return False
+    cache = NotebookCache(paths.root, unit_id, year, out)
+    jobs = cache.recorded_jobs()
+    if jobs is None:
+        from .notebooks import plan_edition_jobs, read_clean_catalog
+        if catalog is None:
+            catalog = read_clean_catalog(paths.clean / "catalog")
+        jobs = plan_edition_jobs(paths.root, unit_id, year, catalog)
+    plan = cache.plan(jobs)
+    stage = NotebookStage([j.name for j in plan.run], [j.name for j in plan.reused], plan.reasons)
+    if not plan.run:
+        cache.save(jobs)
+        return stage
+
+    from .notebooks import check_kernel, raise_for_failures, run_jobs
+    if not isinstance(jobs[0], _notebook_job_type()):
+        from .notebooks import plan_edition_jobs, read_clean_catalog
+        jobs = plan_edition_jobs(paths.root, unit_id, year,
+                                 catalog or read_clean_catalog(paths.clean / "catalog"))
+        to_run = {j.name for j in plan.run}
+        plan.run = [j for j in jobs if j.name in to_run]
     check_kernel()
-    state_file.unlink(missing_ok=True)
+    # Until they finish, the notebooks about to run are not current, whatever happens.
+    cache.forget(j.name for j in plan.run)
+    cache.save(jobs)
     on_result = None
     if progress is not None:
         import threading
         lock, finished = threading.Lock(), []
-        progress(StepEvent("notebooks", 0, len(jobs)))
+        progress(StepEvent("notebooks", 0, len(plan.run)))
 
         def on_result(r) -> None:  # called from the runner's threads
             with lock:
                 finished.append(r)
-                progress(StepEvent("notebooks", len(finished), len(jobs), r.job.subject,
+                progress(StepEvent("notebooks", len(finished), len(plan.run), r.job.subject,
                                    r.describe(), r.ok))
-    results = run_jobs(jobs, parallel=parallel, timeout_s=timeout_s, progress=on_result)
+    results = run_jobs(plan.run, parallel=parallel, timeout_s=timeout_s, progress=on_result)
+    for result in results:
+        if result.ok:
+            cache.record(result.job, result.trace)
+    cache.save(jobs)
     raise_for_failures(results)
-    clean_store.write_json_atomic(state_file, inputs)
-    return True
+    return stage
+
+
+def _notebook_job_type():
+    from .notebooks import NotebookJob
+    return NotebookJob
 
 
 # --- report sources and rendering -------------------------------------------------------
+
+SOURCES_STATE = "sources-state.json"
+
+
+@dataclass(frozen=True)
+class UnchangedPart:
+    """A generated part left as it was (stage 3 found nothing it reads changed)."""
+
+    path: Path
+    written: bool = False
+
+
+def _sources_inputs(paths: ProjectPaths, unit_id: str, year: int) -> dict[str, str]:
+    """What stage 3 reads: the unit's clean years up to ``year + 1``, the clean catalog,
+    the config, its Jinja templates and the package's code (render/ aside)."""
+    package = Path(__file__).resolve().parent
+    unit_dir = paths.clean / unit_id
+    years = [p for p in unit_dir.glob("*") if p.name.isdigit() and int(p.name) <= year + 1] \
+        if unit_dir.is_dir() else []
+    patterns = [(folder, "*.parquet") for folder in years]
+    patterns += [(paths.clean / "catalog", "*.parquet"), (paths.config, "*.yml"),
+                 (package.parent / "templates", "*.j2"), (package, "*.py")]
+    return _tree_hashes(paths, patterns)
+
+
+def _sources_outputs(paths: ProjectPaths, year: int) -> dict[str, str]:
+    return _tree_hashes(paths, [(paths.root, "_variables.yml"),
+                                (paths.root / "reports" / str(year), "*/_generated/*")])
+
 
 def build_sources(paths: ProjectPaths, unit_id: str, year: int, *, draft: bool = False) -> list:
     """Write ``_variables.yml`` and the generated parts (task lists, sources) of an edition.
 
     Staff-edited files are never touched: generated files live in ``_generated/`` folders
-    and are only rewritten when their content changes.
+    and are only rewritten when their content changes. When nothing this stage reads
+    changed and its outputs are as it left them, it is skipped.
     """
-    from .generate import generate_edition_parts
-    from .variables import build_edition_variables, write_variables
-
     if not (paths.root / "reports" / str(year)).is_dir():
         raise NoSuchEdition(
             f"There are no report sources for {year}: expected the folder "
             f"{paths.shown(paths.root / 'reports' / str(year))}/ with zh/ and en/ narrative.")
+    state_file = paths.edition_build(unit_id, year) / SOURCES_STATE
+    inputs = _sources_inputs(paths, unit_id, year)
+    inputs["draft"] = str(bool(draft))
+    try:
+        saved = json.loads(state_file.read_text(encoding="utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError):
+        saved = None
+    outputs = _sources_outputs(paths, year)
+    if saved and saved.get("inputs") == inputs and saved.get("outputs") == outputs:
+        return [UnchangedPart(paths.root / p) for p in outputs if p != "_variables.yml"]
+
+    from .generate import generate_edition_parts
+    from .variables import build_edition_variables, write_variables
+
+    state_file.unlink(missing_ok=True)
     write_variables(paths.root, build_edition_variables(paths.root, unit_id, year, draft=draft))
-    return generate_edition_parts(paths.root, unit_id, year)
+    parts = generate_edition_parts(paths.root, unit_id, year)
+    clean_store.write_json_atomic(state_file, {"inputs": inputs,
+                                               "outputs": _sources_outputs(paths, year)})
+    return parts
 
 
 RENDER_STATE = "render-state.json"

@@ -706,9 +706,21 @@ def save_chart(chart: Chart, out_dir: Path) -> dict[str, Path]:
     configure_fonts()
     paths = {"svg": out_dir / f"{chart.name}.svg", "png": out_dir / f"{chart.name}.png"}
     rc = {"svg.hashsalt": SVG_HASH_SALT, "svg.fonttype": "path"}
+    # Drawn once, saved twice: plotnine's draw (scales, facets, layout) is most of a
+    # chart's cost, and ggplot.save would redo it for each format. The SVG comes out as a
+    # separate save would make it; the PNG, saved from the same figure, is as deterministic.
+    import matplotlib.pyplot as plt
+    from plotnine._utils.context import plot_context  # what ggplot.save saves within
+
     with matplotlib.rc_context(rc):
-        chart.plot.save(paths["svg"], format="svg", width=chart.width_cm, height=chart.height_cm,
-                        units="cm", verbose=False, metadata={"Date": None, "Creator": None})
-        chart.plot.save(paths["png"], format="png", width=chart.width_cm, height=chart.height_cm,
-                        units="cm", dpi=PNG_DPI, verbose=False, metadata={"Software": None})
+        view = chart.plot.save_helper(paths["svg"], format="svg", width=chart.width_cm,
+                                      height=chart.height_cm, units="cm", dpi=PNG_DPI,
+                                      verbose=False, metadata={"Date": None, "Creator": None})
+        try:
+            with plot_context(chart.plot).rc_context:
+                view.figure.savefig(**view.kwargs)
+                view.figure.savefig(paths["png"], format="png", dpi=PNG_DPI,
+                                    metadata={"Software": None})
+        finally:
+            plt.close(view.figure)
     return paths

@@ -32,12 +32,15 @@ import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from . import __version__
-from .catalog import Catalog
 from .errors import PipelineError
+
+if TYPE_CHECKING:  # hashing and the state files need neither; a skipped build stays light
+    import pandas as pd
+
+    from .catalog import Catalog
 
 MANIFEST = "manifest.json"
 
@@ -261,6 +264,8 @@ def load_edition(clean_dir: Path, unit_id: str, year: int) -> dict[str, pd.DataF
     CleanDataChanged
         A file differs from the manifest (see :func:`verify_folder`); the build rebuilds it.
     """
+    import pandas as pd
+
     folder = Path(clean_dir) / unit_id / str(year)
     if not folder.is_dir():
         raise FileNotFoundError(f"no clean data for {unit_id} {year} in {folder}; run the build first")

@@ -297,11 +297,24 @@ def default_year(paths: ProjectPaths) -> int:
 def _unit_for_log(unit: str | None, paths: ProjectPaths) -> str:
     if unit:
         return unit
+    return default_unit_id(paths) or "unit"  # the build reports a bad catalog properly
+
+
+def default_unit_id(paths: ProjectPaths) -> str | None:
+    """The catalog's default report unit, read without loading the whole catalog.
+
+    ``report_units.csv`` is tiny and its rule is one column (``is_default`` = ``yes``,
+    as :attr:`bpsreport.catalog.Catalog.default_unit`); a build that has nothing to do
+    should not pay for pandas to learn it. ``None`` when the file cannot say.
+    """
+    import csv
     try:
-        from .catalog import load_catalog
-        return load_catalog(paths.raw, root=paths.root).default_unit
-    except Exception:  # noqa: BLE001 - the build reports a bad catalog properly
-        return "unit"
+        with open(paths.raw / "catalog" / "report_units.csv", encoding="utf-8-sig", newline="") as fh:
+            found = [r.get("unit_id", "").strip() for r in csv.DictReader(fh)
+                     if (r.get("is_default") or "").strip() == "yes"]
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return None
+    return found[0] if len(found) == 1 and found[0] else None
 
 
 def require_renderer(renderer: str) -> None:
@@ -410,7 +423,7 @@ def run_build(paths: ProjectPaths, year: int, unit: str | None, renderer: str, r
                  f"unit-years rewritten in data/clean/ ({_took(time.monotonic() - t)})")
     else:
         rep.info("   data/raw/ unchanged since the last build: nothing to validate")
-    unit_id = unit or result.catalog.default_unit
+    unit_id = unit or default_unit_id(paths) or result.catalog.default_unit
     require_edition(result, unit_id, year, paths)
     rep.say(editions_table(result), summary_level)
     for y in (year, year + 1):
@@ -425,10 +438,12 @@ def run_build(paths: ProjectPaths, year: int, unit: str | None, renderer: str, r
                 steps.set_total(ev.total)
             else:
                 steps.advance(ev.item, line=ev.detail)
-        ran = build_notebooks(paths, result.catalog, unit_id, year, progress=on_notebook)
+        ran = build_notebooks(paths, None, unit_id, year, progress=on_notebook)
     where = paths.shown(paths.edition_build(unit_id, year))
-    rep.info(f"   {'done' if ran else 'unchanged, nothing to run'}: {where}/notebooks, charts, "
-             f"tables" + (f" ({_took(time.monotonic() - t)})" if ran else ""))
+    rep.info(f"   {ran.summary()}: {where}/notebooks, charts, tables"
+             + (f" ({_took(time.monotonic() - t)})" if ran else ""))
+    for name, reason in sorted(ran.reasons.items()):
+        rep.detail(f"   ran {name}: {reason}")
 
     rep.stage("3. Report sources · 报告源文件: data variables and generated task lists …")
     written = build_sources(paths, unit_id, year)

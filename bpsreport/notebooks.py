@@ -42,12 +42,16 @@ from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import nbformat
 import pandas as pd
 
 from .catalog import Catalog
 from .errors import PipelineError
+
+if TYPE_CHECKING:
+    from .kernels import KernelTrace
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE_DIR = PROJECT_ROOT / "notebooks"
@@ -149,8 +153,11 @@ class CellFailure:
 
 @dataclass(frozen=True)
 class NotebookResult:
+    """How one notebook run ended; ``trace`` is what its kernel touched (when recorded)."""
+
     job: NotebookJob
     failure: CellFailure | None = None
+    trace: "KernelTrace | None" = None
 
     @property
     def ok(self) -> bool:
@@ -271,7 +278,8 @@ def check_kernel(kernel_name: str = "python3") -> str:
 
 def run_jobs(jobs: Iterable[NotebookJob], *, parallel: int = 2, timeout_s: int = 600,
              kernel_name: str = "python3",
-             progress: Callable[[NotebookResult], None] | None = None) -> list[NotebookResult]:
+             progress: Callable[[NotebookResult], None] | None = None,
+             kernels: str = "auto") -> list[NotebookResult]:
     """Execute every job with papermill; return one result per job, in the jobs' order.
 
     Parameters
@@ -288,33 +296,66 @@ def run_jobs(jobs: Iterable[NotebookJob], *, parallel: int = 2, timeout_s: int =
         The Jupyter kernel; see :func:`check_kernel`.
     progress
         Called with each result as it finishes (e.g. to print a line).
+    kernels
+        How kernels start (:mod:`bpsreport.kernels`): ``"forked"`` from one warm parent
+        per call, ``"fresh"`` (a new traced process each), ``"auto"`` (forked where
+        possible, else fresh), or ``"plain"``: papermill's own kernel start, untraced (the
+        reference that the other two must match byte for byte).
 
-    A failing notebook never stops the others. Its executed copy (with the traceback in
+    Every executed copy that finished is normalised (:func:`normalise_executed_notebook`),
+    so the same inputs give the same file. A failing notebook never stops the others. Its executed copy (with the traceback in
     the failing cell) is kept at ``job.output_path``; pass the results to
     :func:`raise_for_failures` to stop the build with a readable message.
     """
     jobs = list(jobs)
+    if not jobs:
+        return []
     check_kernel(kernel_name)
+    if kernels not in ("auto", "forked", "fresh", "plain"):
+        raise ValueError(f"kernels must be auto, forked, fresh or plain, not {kernels!r}")
+    from . import kernels as kernel_start
+
+    warm = None
+    if kernels in ("auto", "forked") and kernel_start.fork_available():
+        cwds = {Path(j.cwd).resolve() if j.cwd is not None else Path.cwd() for j in jobs}
+        try:
+            # One warm parent serves jobs that share a working directory (a build's do).
+            warm = kernel_start.WarmParent(cwds.pop()) if len(cwds) == 1 else None
+        except (kernel_start.KernelStartError, OSError):
+            warm = None  # fall back to fresh kernels; slower, same outputs
+    traced = kernels != "plain"
 
     def run(job: NotebookJob) -> NotebookResult:
-        result = _run_one(job, timeout_s=timeout_s, kernel_name=kernel_name)
+        result = _run_one(job, timeout_s=timeout_s, kernel_name=kernel_name,
+                          warm=warm, traced=traced)
         if progress is not None:
             progress(result)
         return result
 
-    if not jobs:
-        return []
-    with ThreadPoolExecutor(max_workers=max(1, int(parallel)), thread_name_prefix="notebook") as pool:
-        return list(pool.map(run, jobs))
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, int(parallel)),
+                                thread_name_prefix="notebook") as pool:
+            return list(pool.map(run, jobs))
+    finally:
+        if warm is not None:
+            warm.close()
 
 
-def _run_one(job: NotebookJob, *, timeout_s: int, kernel_name: str) -> NotebookResult:
+def _run_one(job: NotebookJob, *, timeout_s: int, kernel_name: str, warm=None,
+             traced: bool = True) -> NotebookResult:
     import papermill
     from papermill.exceptions import PapermillExecutionError
+
+    from . import kernels as kernel_start
 
     output = Path(job.output_path).resolve()
     output.parent.mkdir(parents=True, exist_ok=True)
     cwd = Path(job.cwd).resolve() if job.cwd is not None else Path.cwd()
+    engine_options = {}
+    trace_file = output.parent / f".{output.stem}.trace.json"
+    trace_file.unlink(missing_ok=True)
+    if traced:
+        engine_options["kernel_manager_class"] = kernel_start.kernel_manager_class(trace_file, warm)
     try:
         papermill.execute_notebook(
             str(Path(job.template_path).resolve()), str(output),
@@ -329,15 +370,21 @@ def _run_one(job: NotebookJob, *, timeout_s: int, kernel_name: str) -> NotebookR
             # Keep the kernels' own log lines (transport warnings, the interrupt at
             # shutdown) out of the build log; what a cell raises is in the executed copy.
             extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
+            **engine_options,
         )
     except PapermillExecutionError as exc:
+        trace_file.unlink(missing_ok=True)
         return NotebookResult(job, CellFailure(
             position=exc.cell_index + 1, execution_count=exc.exec_count,
             cell=_cell_title(exc.source), ename=exc.ename, evalue=_first_line(exc.evalue)))
     except Exception as exc:  # timeouts, a dead kernel, a missing template: keep going
+        trace_file.unlink(missing_ok=True)
         return NotebookResult(job, _failure_from_copy(output, exc))
-    finalise_executed_notebook(output, job.domain_id)
-    return NotebookResult(job)
+    # The failure report above reads papermill's run metadata; a finished run drops it.
+    normalise_executed_notebook(output, job)
+    trace = kernel_start.KernelTrace.load(trace_file) if traced else None
+    trace_file.unlink(missing_ok=True)
+    return NotebookResult(job, trace=trace)
 
 
 _LABEL_OPTION = re.compile(r"^(#\|\s*label:\s*)(fig|tbl)-(.+)$", re.MULTILINE)
@@ -359,22 +406,67 @@ def finalise_executed_notebook(path: Path, domain_id: str | None = None) -> None
     Outputs are exactly what the kernel produced; only cell options change.
     """
     nb = nbformat.read(str(path), as_version=4)
+    _specialise_cells(nb, domain_id)
+    nbformat.write(nb, str(path))
+
+
+def _specialise_cells(nb, domain_id: str | None) -> None:
+    """Labels with the domain (domain notebooks), captions from the outputs (all)."""
+    def label(m: re.Match) -> str:
+        if m.group(3).startswith(f"{domain_id}-"):  # already specialised
+            return m.group(0)
+        return f"{m.group(1)}{m.group(2)}-{domain_id}-{m.group(3)}"
+
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
         source = cell.source
         if domain_id is not None:
-            source = _LABEL_OPTION.sub(
-                lambda m: f"{m.group(1)}{m.group(2)}-{domain_id}-{m.group(3)}", source)
+            source = _LABEL_OPTION.sub(label, source)
         caption = _recorded_caption(cell)
-        label = _LABEL_OPTION.search(source)
-        if caption and label:
-            line = f"#| {label.group(2)}-cap: {json.dumps(caption, ensure_ascii=False)}"
+        found = _LABEL_OPTION.search(source)
+        if caption and found:
+            line = f"#| {found.group(2)}-cap: {json.dumps(caption, ensure_ascii=False)}"
             if _CAPTION_OPTION.search(source):
                 source = _CAPTION_OPTION.sub(lambda _m: line, source, count=1)
             else:
-                source = source[:label.end()] + "\n" + line + source[label.end():]
+                source = source[:found.end()] + "\n" + line + source[found.end():]
         cell.source = source
+
+
+# Run metadata that differs from one run to the next: papermill's clock times and
+# durations, nbclient's message timestamps.
+_RUN_TIMES = ("start_time", "end_time", "duration")
+
+
+def normalise_executed_notebook(path: Path, job: NotebookJob) -> None:
+    """Make an executed copy a function of its inputs only, and finalise its cell options.
+
+    Same inputs, same bytes: papermill's start and end times and durations (notebook and
+    cells) and nbclient's ``execution`` timestamps are dropped; its ``input_path`` and
+    ``output_path`` are written relative to the kernel's working directory (the project
+    root); a cell id that is not the template's (papermill's injected parameters cell gets
+    a random one) becomes ``injected-<position>``. Kept: the parameters, papermill's
+    version, each cell's ``status`` and ``exception`` flags, and every output. A failed
+    run is not normalised: its copy keeps the times, for whoever debugs it.
+    """
+    nb = nbformat.read(str(path), as_version=4)
+    template_ids = {c.get("id") for c in nbformat.read(str(job.template_path), as_version=4).cells}
+    meta = nb.metadata.get("papermill", {})
+    for key in _RUN_TIMES:
+        meta.pop(key, None)
+    base = Path(job.cwd).resolve() if job.cwd is not None else Path.cwd()
+    for key in ("input_path", "output_path"):
+        if meta.get(key) and Path(meta[key]).is_absolute():
+            meta[key] = _relative(Path(meta[key]), base)
+    for position, cell in enumerate(nb.cells, 1):
+        cell.metadata.pop("execution", None)
+        for key in _RUN_TIMES:
+            cell.metadata.get("papermill", {}).pop(key, None)
+        if cell.get("id") not in template_ids:
+            cell["id"] = f"injected-{position}"
+    # Labels with the domain, captions from the outputs (finalise_executed_notebook).
+    _specialise_cells(nb, job.domain_id)
     nbformat.write(nb, str(path))
 
 

@@ -39,9 +39,12 @@ import math
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import yaml
+
+if TYPE_CHECKING:  # the status rules alone (summaries, labels) need no pandas
+    import pandas as pd
 
 CONFIG_FILE = Path(__file__).resolve().parent.parent / "config" / "status.yml"
 
@@ -169,4 +172,6 @@ def assess_observations(observations: pd.DataFrame, rules: StatusRules | None = 
             "actual_source": actual["source"] if actual else "",
             "target_source": target["source"] if target else (stated["source"] if stated else ""),
         })
+    import pandas as pd
+
     return pd.DataFrame(rows, columns=ASSESSMENT_COLUMNS)

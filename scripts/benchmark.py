@@ -1,121 +1,301 @@
 #!/usr/bin/env python3
-"""Time the pipeline's stages; the figures go into the README.
+"""Time what people wait for (issue 11's table), in one run, in a scratch copy of the project.
 
-Runs in a scratch copy of the project, so the working tree is never touched:
+    .venv/bin/python scripts/benchmark.py                # every row, then the notebook profile
+    .venv/bin/python scripts/benchmark.py --repeat 5     # median of 5 for the no-change rebuild
+    .venv/bin/python scripts/benchmark.py --skip-tests   # without the fast test suite
 
-    .venv/bin/python scripts/benchmark.py            # all stages
-    .venv/bin/python scripts/benchmark.py --repeat 5
+Rows (wall clock; CPU is user + system of the build and every process it started):
 
-Stages timed (median of --repeat runs, wall clock):
-  clean (cold)      validate data/raw and write data/clean from nothing
-  clean (warm)      the same with nothing changed (manifests say all is current)
-  validate (synthetic) many SYNTHETIC submissions (one value per indicator per made-up
-                    year), to show how validation scales; the data never leaves tmp
-  build (cold/warm) the whole `pipeline.py build --year 2017`, when later stages exist
+  first build after setup     ``pipeline.py build --year 2017`` in a copy holding only inputs
+  rebuild, nothing changed    the same command again (median of --repeat)
+  department workbook 2018    after ``new-year 2018`` and a first 2018 build, one SYNTHETIC
+                              filled hrss workbook (tests/fixtures/submissions/, filled by
+                              bpsreport.submissions.fill_template, as the yearly workflow test
+                              does) is dropped in and 2018 rebuilt
+  2017 after 2018 data        2017 rebuilt once the 2018 data above arrived
+  edit one narrative file     one line added to a 2017 narrative part, 2017 rebuilt
+  fast test suite             ``pytest -n 2 --dist loadgroup -m "not slow"`` in the checkout
+                              (what ``./run test -m "not slow"`` runs once set up)
+  preview latency, Quarto     hooks for the renderer rewrite: :func:`measure_preview_latency`
+                              and :func:`measure_quarto_ratio` report "not measured" until then
+
+Then ``--profile`` (on by default) splits one notebook's cost: kernel start (cold and
+forked), imports, and, under cProfile, plotnine's drawing, the SVG and the 300 dpi PNG,
+and the tables, over every chart and table of the 2017 edition.
+Tests never time anything; this script is where timing lives.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
+import platform
+import re
+import resource
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from bpsreport.build import build_clean  # noqa: E402
-from bpsreport.catalog import load_catalog  # noqa: E402
-from bpsreport.ingest import ingest_all  # noqa: E402
-from bpsreport.limits import load_limits  # noqa: E402
-from bpsreport.paths import ProjectPaths  # noqa: E402
+PY = sys.executable
+UNIT = "gd-province"
+INPUTS = ("data/raw", "config", "notebooks", "reports", "templates", "scripts")
+SYNTHETIC_WORKBOOK = ROOT / "tests" / "fixtures" / "submissions" / "hrss-2018-synthetic.yml"
+NARRATIVE = Path("reports/2017/zh/_parts/education.qmd")
 
 
-def _copy_project(dest: Path) -> Path:
-    for name in ("data/raw", "config", "notebooks", "reports", "templates"):
-        if (ROOT / name).exists():
-            shutil.copytree(ROOT / name, dest / name)
-    for name in ("_quarto.yml", "_quarto-zh.yml", "_quarto-en.yml"):
-        if (ROOT / name).exists():
-            shutil.copy2(ROOT / name, dest / name)
+@dataclass
+class Row:
+    what: str
+    wall: float | None
+    cpu: float | None = None
+    note: str = ""
+    goal: str = ""
+
+
+def copy_inputs(dest: Path) -> Path:
+    for name in INPUTS:
+        shutil.copytree(ROOT / name, dest / name)
+    for f in ROOT.glob("_quarto*.yml"):
+        shutil.copy2(f, dest / f.name)
     return dest
 
 
-def _time(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
+def timed(cmd: list[str], cwd: Path | None = None) -> tuple[float, float, str]:
+    """Run ``cmd``; return wall seconds, CPU seconds of it and its descendants, stdout."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True,
+                          env={**os.environ, "COLUMNS": "200"})
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n"
+                           f"{proc.stdout[-3000:]}{proc.stderr[-3000:]}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, proc.stdout
+
+
+def pipeline(root: Path, *args: str) -> tuple[float, float, str]:
+    return timed([PY, str(ROOT / "pipeline.py"), "--root", str(root), *args])
+
+
+def notebooks_line(stdout: str) -> str:
+    found = re.search(r"notebooks: \d+ run, \d+ reused", stdout)
+    return found.group(0) if found else ""
+
+
+def drop_synthetic_workbook(root: Path) -> str:
+    """The hrss department's 2018 workbook, filled with the SYNTHETIC fixture's values."""
+    import yaml
+
+    sys.path.insert(0, str(ROOT))
+    from bpsreport.submissions import fill_template
+
+    fixture = yaml.safe_load(SYNTHETIC_WORKBOOK.read_text(encoding="utf-8"))
+    assert fixture["synthetic"] is True, "the benchmark only ever uses SYNTHETIC data"
+    dropped = root / "data" / "raw" / "submissions" / UNIT / "2018" / "hrss.xlsx"
+    dropped.parent.mkdir(parents=True, exist_ok=True)
+    fill_template(root / "submissions" / "2018" / "hrss.xlsx", dropped, data=fixture["data"],
+                  tasks={int(k): v for k, v in fixture["tasks"].items()})
+    return f"SYNTHETIC hrss.xlsx ({len(fixture['data'])} figures)"
+
+
+def measure_preview_latency(root: Path) -> Row:
+    """Hook: save a file → page updated, in ``pipeline.py preview``. Filled in with the
+    renderer rewrite (issue 11, preview row)."""
+    return Row("preview: save a file → page updated", None, note="not measured yet (renderer rewrite)",
+               goal="≤ 1.5 s")
+
+
+def measure_quarto_ratio(root: Path) -> Row:
+    """Hook: the same edition rendered with ``--renderer quarto`` and the ratio to the built-in
+    renderer. Filled in with the renderer rewrite; needs Quarto installed."""
+    note = ("Quarto not installed" if shutil.which("quarto") is None
+            else "not measured yet (renderer rewrite)")
+    return Row("render stage, Quarto / built-in", None, note=note)
+
+
+def show(rows: list[Row]) -> None:
+    """Print the rows measured so far (to stderr), so that a late failure loses nothing."""
+    for r in rows:
+        print(f"[benchmark] {r.what}: wall {r.wall}, cpu {r.cpu}, {r.note}", file=sys.stderr, flush=True)
+
+
+def measure(repeat: int, run_tests: bool) -> list[Row]:
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory(prefix="bpsreport-bench-") as tmp:
+        root = copy_inputs(Path(tmp) / "project")
+
+        wall, cpu, out = pipeline(root, "build", "--year", "2017")
+        rows.append(Row("first `./run build 2017` after setup", wall, cpu, notebooks_line(out),
+                        "≤ 30 s wall, ≤ 45 s CPU"))
+
+        runs = [pipeline(root, "build", "--year", "2017") for _ in range(repeat)]
+        rows.append(Row("rebuild with nothing changed", statistics.median(r[0] for r in runs),
+                        statistics.median(r[1] for r in runs),
+                        f"median of {repeat}; {notebooks_line(runs[-1][2])}", "≤ 1 s"))
+
+        pipeline(root, "new-year", "2018")
+        wall, cpu, out = pipeline(root, "build", "--year", "2018")
+        rows.append(Row("first 2018 build after `new-year 2018`", wall, cpu, notebooks_line(out)))
+        what = drop_synthetic_workbook(root)
+        wall, cpu, out = pipeline(root, "build", "--year", "2018")
+        rows.append(Row("one department's workbook added for 2018", wall, cpu,
+                        f"{what}; {notebooks_line(out)}", "≤ 10 s; only its domains re-run"))
+
+        wall, cpu, out = pipeline(root, "build", "--year", "2017")
+        rows.append(Row("2017 rebuilt after 2018 data arrived", wall, cpu, notebooks_line(out),
+                        "no notebook re-runs"))
+
+        part = root / NARRATIVE
+        part.write_text(part.read_text(encoding="utf-8") + "\n（基准测试添加的一行。）\n", encoding="utf-8")
+        wall, cpu, out = pipeline(root, "build", "--year", "2017")
+        rows.append(Row("edit one narrative file, rebuild", wall, cpu, notebooks_line(out),
+                        "≤ 3 s for site and PDFs"))
+
+        rows.append(measure_preview_latency(root))
+        rows.append(measure_quarto_ratio(root))
+
+    if run_tests:
+        show(rows)
+        wall, cpu, out = timed([PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2",
+                                "--dist", "loadgroup", "-m", "not slow"], cwd=ROOT)
+        summary = out.strip().splitlines()[-1] if out.strip() else ""
+        rows.append(Row('`./run test -m "not slow"` (set up)', wall, cpu, summary, "< 1 min"))
+    return rows
+
+
+# --- where one notebook's time goes ---------------------------------------------------------
+
+def profile_notebook_costs() -> list[tuple[str, float, str]]:
+    """Kernel start, imports, and (cProfile) drawing/SVG/PNG/tables for the 2017 edition."""
+    import cProfile
+    import pstats
+
+    sys.path.insert(0, str(ROOT))
+    out: list[tuple[str, float, str]] = []
+
+    from jupyter_client.manager import start_new_kernel
+    start = time.perf_counter()
+    km, kc = start_new_kernel(kernel_name="python3", extra_arguments=["--IPKernelApp.log_level=CRITICAL"])
+    out.append(("cold kernel start (until ready)", time.perf_counter() - start, "per notebook"))
+    start = time.perf_counter()
+    kc.execute_interactive("from bpsreport import charts, tables\n"
+                           "from bpsreport.notebooks import NotebookOutputs, load_edition_data",
+                           store_history=False)
+    out.append(("imports of the setup cell in that kernel", time.perf_counter() - start, "per notebook"))
+    kc.stop_channels()
+    km.shutdown_kernel(now=True)
+
+    from bpsreport.kernels import WarmParent
+    start = time.perf_counter()
+    warm = WarmParent(ROOT)
+    out.append(("warm parent: start and import everything", time.perf_counter() - start, "once per build"))
+    from bpsreport.kernels import kernel_manager_class
+    with tempfile.TemporaryDirectory() as tmp:
+        import asyncio
+        manager = kernel_manager_class(Path(tmp) / "trace.json", warm)(kernel_name="python3")
         start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        asyncio.run(manager.start_kernel(cwd=str(ROOT)))
+        client = manager.client()
+        client.start_channels()
+        client.wait_for_ready(timeout=60)
+        out.append(("forked kernel start (until ready)", time.perf_counter() - start, "per notebook"))
+        client.stop_channels()
+        asyncio.run(manager.shutdown_kernel(now=True))
+    warm.close()
+
+    from bpsreport import charts, tables
+    from bpsreport.notebooks import load_edition_data
+    clean = ROOT / "data" / "clean"
+    data = load_edition_data(clean, UNIT, 2017)
+    domains = [d for d in data.catalog.domain_ids() if d != "cross_cutting"]
+    profiler = cProfile.Profile()
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        profiler.enable()
+        n_charts = 0
+        for lang in ("zh", "en"):
+            made = [charts.domain_chart(data.assessment, data.catalog, d, lang) for d in domains]
+            made += [charts.overview_status_chart(data.assessment, data.catalog, lang),
+                     charts.funding_chart(data.observations, data.catalog, lang),
+                     charts.satisfaction_chart(data.observations_all_years, data.catalog, lang)]
+            for chart in filter(None, made):
+                charts.save_chart(chart, Path(tmp))
+                n_charts += 1
+            for d in domains:
+                tables.table_html(tables.target_table(data.assessment, data.catalog, lang,
+                                                      domain_id=d, observations=data.observations))
+            tables.table_html(tables.task_table(data.tasks, data.catalog, lang,
+                                                assessment=data.task_assessment))
+        profiler.disable()
+        total = time.perf_counter() - start
+    stats = pstats.Stats(profiler)
+
+    def cumulative(file_part: str, function: str) -> float:
+        return sum(v[3] for (f, _, fn), v in stats.stats.items() if file_part in f and fn == function)
+
+    draw = cumulative("plotnine/ggplot.py", "draw")
+    svg = cumulative("backend_svg.py", "print_svg")
+    png = cumulative("backend_agg.py", "print_png")
+    gt = cumulative("bpsreport/tables.py", "target_table") + cumulative("bpsreport/tables.py", "task_table") \
+        + cumulative("bpsreport/tables.py", "table_html")
+    out.append((f"all {n_charts} charts and 22 tables of 2017, in one process", total, "cProfile on"))
+    out.append(("  plotnine drawing (ggplot.draw)", draw, f"{draw / max(n_charts, 1):.2f} s a chart"))
+    out.append(("  SVG (print_svg)", svg, f"{svg / max(n_charts, 1):.2f} s a chart"))
+    out.append(("  PNG at 300 dpi (print_png)", png, f"{png / max(n_charts, 1):.2f} s a chart"))
+    out.append(("  tables (great_tables build + HTML)", gt, ""))
+    return out
 
 
-def _synthetic_submission(root: Path, years: int) -> None:
-    """Write SYNTHETIC submissions: one actual per indicator for `years` made-up years.
-
-    The years are the last ones config/limits.yml allows (2051-2100 for 50), which no real
-    edition uses.
-    """
-    catalog = load_catalog(root / "data" / "raw", root=root)
-    base = root / "data" / "raw" / "observations" / catalog.default_unit
-    last = load_limits(root).last_year
-    for year in range(last - years + 1, last + 1):
-        (base / str(year)).mkdir(parents=True)
-        for domain_id in catalog.domain_ids():
-            inds = catalog.indicators[catalog.indicators["domain_id"] == domain_id]
-            lines = ["indicator_id,year,measure,target_type,value,unit,source,derived,formula,note"]
-            lines += [f"{i},{year},actual,,1,{row['unit']},SYNTHETIC benchmark data,no,,synthetic"
-                      for i, row in inds.iterrows()]
-            (base / str(year) / f"{domain_id}.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+def machine() -> str:
+    model = ""
+    try:
+        model = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
+                     if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    try:
+        mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    except (ValueError, OSError):
+        mem = 0
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return (f"{os.cpu_count()} cores ({model or platform.processor()}), {mem:.0f} GB, "
+            f"{platform.system()} {platform.release()}, Python {platform.python_version()}; "
+            f"load average {load:.1f} at the start")
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--synthetic-years", type=int, default=50,
-                        help="made-up years of SYNTHETIC submissions for the scaling run")
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeat", type=int, default=3, help="runs of the no-change rebuild")
+    parser.add_argument("--skip-tests", action="store_true", help="do not time the fast test suite")
+    parser.add_argument("--no-profile", action="store_true", help="skip the notebook profile")
     args = parser.parse_args()
-    results: list[tuple[str, float, str]] = []
-    with tempfile.TemporaryDirectory() as tmp:
-        root = _copy_project(Path(tmp) / "project")
-        paths = ProjectPaths.at(root)
-
-        def cold():
-            shutil.rmtree(paths.clean, ignore_errors=True)
-            build_clean(paths)
-        results.append(("clean data, cold (all units and years)", _time(cold, args.repeat), ""))
-        results.append(("clean data, warm (nothing changed)", _time(lambda: build_clean(paths), args.repeat), ""))
-
-        if (ROOT / "notebooks").exists() and (ROOT / "_quarto.yml").exists():
-            cmd = [sys.executable, str(ROOT / "pipeline.py"), "--root", str(root), "build", "--year", "2017"]
-            env = dict(os.environ, COLUMNS="200")
-
-            def full():
-                subprocess.run(cmd, check=True, capture_output=True, env=env)
-            shutil.rmtree(root / "build", ignore_errors=True)
-            shutil.rmtree(root / "_site", ignore_errors=True)
-            results.append(("full build 2017, cold", _time(full, 1), "notebooks, site, PDFs"))
-            results.append(("full build 2017, warm (nothing changed)", _time(full, args.repeat), ""))
-
-        synth = _copy_project(Path(tmp) / "synthetic")
-        _synthetic_submission(synth, args.synthetic_years)
-        catalog = load_catalog(synth / "data" / "raw", root=synth)
-        n_files = len(list((synth / "data/raw/observations").rglob("*.csv")))
-        n_rows = sum(sum(1 for _ in open(p, encoding="utf-8")) - 1
-                     for p in (synth / "data/raw/observations").rglob("*.csv"))
-        t = _time(lambda: ingest_all(synth / "data" / "raw", catalog, root=synth), args.repeat)
-        results.append((f"validate SYNTHETIC submission ({n_rows} rows, {n_files} files)", t,
-                        f"{n_rows / t:,.0f} rows/s"))
-
-    print(f"| stage | median of {args.repeat} (s) | note |")
-    print("| --- | ---: | --- |")
-    for name, seconds, note in results:
-        print(f"| {name} | {seconds:.2f} | {note} |")
+    header = (f"Measured {dt.date.today().isoformat()} on {machine()}, with "
+              f"`.venv/bin/python scripts/benchmark.py{' --repeat ' + str(args.repeat) if args.repeat != 3 else ''}`.")
+    rows = measure(args.repeat, not args.skip_tests)
+    print(header + "\n")
+    print("| what a person does | wall (s) | CPU (s) | goal (2 cores) | note |")
+    print("| --- | ---: | ---: | --- | --- |")
+    for r in rows:
+        wall = "—" if r.wall is None else f"{r.wall:.1f}" if r.wall >= 10 else f"{r.wall:.2f}"
+        cpu = "—" if r.cpu is None else f"{r.cpu:.1f}"
+        print(f"| {r.what} | {wall} | {cpu} | {r.goal} | {r.note} |")
+    if not args.no_profile:
+        print("\nWhere a notebook's time goes:\n")
+        print("| part | seconds | note |")
+        print("| --- | ---: | --- |")
+        for what, seconds, note in profile_notebook_costs():
+            print(f"| {what} | {seconds:.2f} | {note} |")
     return 0
 
 

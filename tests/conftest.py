@@ -1,14 +1,45 @@
-"""Shared fixtures: the project root, the real catalog, and a scratch copy of the project."""
+"""Shared fixtures: the project root, the real catalog, scratch copies and built editions.
+
+Built editions are shared, never rebuilt per module:
+
+- ``edition_2017``: the checkout's own 2017 build (incremental: a no-op when current);
+- ``cold_build``: a scratch copy of the project's inputs built from nothing once per test
+  run, shared by every pytest-xdist worker (a file lock in the run's common temporary
+  folder). Tests that change files work on a copy of it (:func:`copy_project`).
+
+Tests that need a built edition (or run papermill kernels, or nbval's notebooks) are
+marked ``slow`` automatically; ``./run test -m "not slow"`` leaves them out.
+"""
 
 from __future__ import annotations
 
+import fcntl
+import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT.parent / "shared" / "seeds"
+# What a build reads; a scratch project is these plus its outputs.
+PROJECT_INPUTS = ("data/raw", "config", "notebooks", "reports", "templates", "scripts")
+# Fixtures whose users are slow tests: they build an edition or start kernels.
+SLOW_FIXTURES = {"edition_2017", "cold_build", "built_project", "workflow", "preview_project",
+                 "edition_run"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        nbval = item.nodeid.endswith(".ipynb") or ".ipynb::" in item.nodeid
+        if nbval:
+            # nbval runs a notebook's cells in order in one kernel: keep them on one worker.
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+        if nbval or SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")
@@ -31,6 +62,69 @@ def project_copy(tmp_path) -> Path:
     return dest
 
 
+def copy_project(source: Path, dest: Path, *, with_outputs: bool = True) -> Path:
+    """A copy of a project: its inputs and, by default, its outputs (clean data, build/,
+    _site/, _variables.yml); build logs are left behind."""
+    for name in PROJECT_INPUTS:
+        if (source / name).exists():
+            shutil.copytree(source / name, dest / name)
+    for f in source.glob("_quarto*.yml"):
+        shutil.copy2(f, dest / f.name)
+    if with_outputs:
+        for name in ("data/clean", "build", "_site"):
+            if (source / name).is_dir():
+                shutil.copytree(source / name, dest / name, dirs_exist_ok=True, symlinks=True,
+                                ignore=shutil.ignore_patterns("logs", ".test-build.lock"))
+        if (source / "_variables.yml").is_file():
+            shutil.copy2(source / "_variables.yml", dest / "_variables.yml")
+    return dest
+
+
+def run_pipeline(root: Path, *args: str, timeout: int = 1800) -> subprocess.CompletedProcess:
+    """``pipeline.py --root ROOT ARGS`` as a user runs it, in a subprocess."""
+    cmd = [sys.executable, str(ROOT / "pipeline.py"), "--root", str(root), *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, "COLUMNS": "200"})
+
+
+def shared_dir(tmp_path_factory, name: str) -> Path:
+    """A folder shared by all xdist workers of this test run (one per run without xdist)."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent
+    return base / name
+
+
+class ColdBuild:
+    """A project built from nothing by ``pipeline.py build --year 2017``, and what it printed."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.root = folder / "project"
+        result = json.loads((folder / "result.json").read_text(encoding="utf-8"))
+        self.returncode, self.stdout, self.stderr = (result["returncode"], result["stdout"],
+                                                     result["stderr"])
+
+
+@pytest.fixture(scope="session")
+def cold_build(tmp_path_factory) -> ColdBuild:
+    """The 2017 edition built cold in a scratch copy of the project's inputs, once per run."""
+    folder = shared_dir(tmp_path_factory, "cold-build-2017")
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (folder / "result.json").is_file():
+            shutil.rmtree(folder / "project", ignore_errors=True)
+            copy_project(ROOT, folder / "project", with_outputs=False)
+            proc = run_pipeline(folder / "project", "build", "--year", "2017")
+            (folder / "result.json").write_text(json.dumps(
+                {"returncode": proc.returncode, "stdout": proc.stdout, "stderr": proc.stderr}),
+                encoding="utf-8")
+    built = ColdBuild(folder)
+    assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
+    return built
+
+
 @pytest.fixture(scope="session")
 def edition_2017() -> Path:
     """The real 2017 edition, built in this checkout by the README's build command path.
@@ -38,8 +132,6 @@ def edition_2017() -> Path:
     The build is incremental, so this is quick when the outputs are current. A file lock
     keeps parallel test workers (pytest -n) from building at the same time.
     """
-    import fcntl
-
     from bpsreport.cli import main
 
     lock_path = ROOT / "build" / ".test-build.lock"
@@ -47,7 +139,7 @@ def edition_2017() -> Path:
     with open(lock_path, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         code = main(["--root", str(ROOT), "build", "--year", "2017"])
-    assert code == 0, "pipeline.py build --year 2017 failed; run it to see why"
+    assert code == 0, "pipeline.py build --year 2017 failed; see build/logs/"
     return ROOT
 
 

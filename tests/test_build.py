@@ -92,21 +92,20 @@ def test_unknown_year_is_a_clear_error(project_copy, capsys):
     assert "no raw data for gd-province 2031" in err.lower().replace("there is ", "")
 
 
-def test_pipeline_script_runs_as_a_user_would(project_copy, root):
-    """The whole build through the command line, in a copy of the project."""
-    for name in ("notebooks", "reports", "templates", "scripts"):
-        if (root / name).exists():
-            shutil.copytree(root / name, project_copy / name)
-    for f in root.glob("_quarto*.yml"):
-        shutil.copy2(f, project_copy / f.name)
-    cmd = [sys.executable, str(root / "pipeline.py"), "--root", str(project_copy), "build", "--year", "2017"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1200)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert "gd-province" in proc.stdout and "2018" in proc.stdout
-    assert "已完成" in proc.stdout   # the status summary, with bilingual labels
-    edition = project_copy / "build" / "gd-province" / "2017"
+def test_pipeline_script_runs_as_a_user_would(cold_build, tmp_path):
+    """The whole build through the command line, from nothing, in a copy of the project."""
+    from conftest import copy_project, run_pipeline
+
+    out = cold_build.stdout
+    assert "gd-province" in out and "2018" in out
+    assert "已完成" in out   # the status summary, with bilingual labels
+    assert "notebooks: 11 run, 0 reused" in out
+    edition = cold_build.root / "build" / "gd-province" / "2017"
     assert len(list((edition / "notebooks").glob("*.ipynb"))) == 11
     assert (edition / "charts" / "zh" / "employment_security-targets-zh.svg").is_file()
-    # A second run with nothing changed reruns nothing.
-    again = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-    assert again.returncode == 0 and "unchanged" in again.stdout
+    # A second run with nothing changed reruns nothing (in a copy: the shared build stays).
+    project = copy_project(cold_build.root, tmp_path / "project")
+    again = run_pipeline(project, "build", "--year", "2017")
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert "notebooks: 0 run, 11 reused" in again.stdout
+    assert "unchanged, nothing to render" in again.stdout
