@@ -93,7 +93,7 @@ _TEXT: dict[str, dict[str, str]] = {
         "domain_alt": "{domain}{year}年目标完成情况：{items}",
         "domain_caption": "{domain}：{year}年目标完成情况。阴影为达到目标的区间，深色短竖线标出目标值（计数类指标为完成年度任务的100%）。",
         "overview_alt": "{year}年各领域指标共{total}项，按完成情况分：{items}",
-        "overview_domain": "{domain}{total}项（{parts}）",
+        "overview_domain": "{domain}{total}项，其中{parts}",
         "overview_part": "{label}{n}项",
         "overview_part_sep": "、",
         "overview_none": "尚无指标的领域：{domains}",
@@ -436,9 +436,10 @@ def domain_chart(assessment: pd.DataFrame, catalog: Catalog, domain_id: str, lan
     if not stated.empty:
         plot += geom_point(aes(x="reference", y=1, fill="status_label"), data=stated, size=4.2,
                            stroke=0.5, color=INK, shape="D", show_legend=bars.empty and dots.empty)
-        plot += geom_text(aes(x="reference", y=1, label="stated_label"), data=stated, ha="left",
+        # Left of the diamond: the target sits near the right edge of the row.
+        plot += geom_text(aes(x="reference", y=1, label="stated_label"), data=stated, ha="right",
                           size=CHART_BASE_SIZE * 0.9, color=INK, family=font.family,
-                          format_string="    {}")
+                          format_string="{}    ")
     if not no_data.empty:
         plot += geom_text(aes(x=0, y=1, label="status_label"), data=no_data, ha="left",
                           size=CHART_BASE_SIZE * 0.9, color=INK_MUTED, family=font.family,

@@ -576,3 +576,18 @@ def test_real_2018_task_table_lists_the_34_tasks_with_their_targets(real):
     # 二(四)10: 通达率达到95%以上; 二(八)24: 城镇新增就业110万人.
     assert "行政村客运班车通达率：≥ 95%" in by_no[10].split("\n")
     assert "城镇新增就业：110万人" in by_no[24].split("\n")
+
+
+@pytest.mark.parametrize("lang, label, words", [
+    ("zh", "已完成（据原文）", "称该目标已超额完成，未列明实际值"),
+    ("en", "Met as stated", "Stated as exceeded in Yue Cai Ban [2018] No. 6, Part I (2) 3 (1)"),
+])
+def test_real_museums_target_is_met_as_the_source_states_it(real, lang, label, words):
+    # 一(二)3(1): 163 museums free to enter, "截至年底已超额完成", no count given.
+    r = row(tables.target_rows(real["assessment2017"], real["catalog"], lang),
+            "public_museums_free_admission")
+    assert (r["status_id"], r["status"], r["actual"], r["completion"]) == (
+        "met_as_stated", label, "—", "—")
+    assert words in r["status_note"]
+    html = tables.table_html(tables.target_table(real["assessment2017"], real["catalog"], lang))
+    assert words in html and status_fill("met_as_stated").upper() in html.upper()
