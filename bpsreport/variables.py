@@ -24,9 +24,10 @@ Keys (every leaf ends in a language, ``zh`` or ``en``)
     Counts for the whole year, as plain numbers (``10``; English groups thousands):
     ``indicators`` (indicators with any figure), ``actuals`` (with an actual),
     ``with_target`` (with a target or stated rate), ``assessed`` (with a target *and* an
-    actual), one count per status (``met``, ``nearly_met``, ``not_met``, ``no_target``,
-    ``no_data``), and, when that year has a task list, ``tasks`` (number of key tasks)
-    and ``task_domains`` (domains that have tasks).
+    actual), one count per status (``met``, ``met_as_stated``, ``nearly_met``, ``not_met``,
+    ``no_target``, ``no_data``; those with a target add up to ``with_target``), and, when
+    that year has a task list, ``tasks`` (number of key tasks) and ``task_domains``
+    (domains that have tasks).
 
 ``y<year>.domains.<domain_id>.<field>.<lang>``
     The same counts for one domain, plus ``name`` (公共教育 / Public education) and, with
