@@ -319,7 +319,7 @@ def target_table(assessment: pd.DataFrame, catalog: Catalog, lang: str, *,
             {c: list(data[c]) for c in TARGET_COLUMNS},
             {"indicator": label("target_table.stubhead", lang),
              **{c: label(f"target_table.columns.{c}", lang) for c in TARGET_COLUMNS[1:]}},
-            lang, flexible={"indicator": 1.0}, marks=_mark_digits(rows)))
+            lang, flexible={"indicator": 1.0}, marks=_mark_digits(rows), bold=("status",)))
     )
     gt = _style_status(gt, rows)
     gt = _add_footnotes(gt, rows)
@@ -386,12 +386,13 @@ def _longest_piece(text: str) -> float:
 
 def content_widths(cells: Mapping[str, list[str]], headers: Mapping[str, str], lang: str, *,
                    flexible: Mapping[str, float], marks: Mapping[str, int] | None = None,
-                   ) -> dict[str, str]:
+                   bold: tuple[str, ...] = ()) -> dict[str, str]:
     """Column widths, in percent of the table, from what the columns hold.
 
     Every column that is not ``flexible`` gets the width of its longest cell (numbers,
     units and statuses on one line) and of its header, at least of the header's longest
-    word; ``marks`` adds room for footnote marks (the number of digits of the largest).
+    word; ``marks`` adds room for footnote marks (the number of digits of the largest);
+    ``bold`` columns (status cells) set their text in bold, which is wider.
     The ``flexible`` columns (names, task texts) share what is left in the given
     proportions, and wrap. When the fixed columns leave the flexible ones less than
     their longest word, or less than ``min_share`` of the measure, the fixed columns give
@@ -405,8 +406,9 @@ def content_widths(cells: Mapping[str, list[str]], headers: Mapping[str, str], l
     for column, values in cells.items():
         header = headers[column]
         extra = _MARK_EM * marks.get(column, 0) + _CELL_PADDING_EM
-        longest_value = max((text_em(v) for v in values), default=0.0)
-        longest_piece = max((_longest_piece(v) for v in values), default=0.0)
+        weight = 1.08 if column in bold else 1.0
+        longest_value = max((text_em(v) for v in values), default=0.0) * weight
+        longest_piece = max((_longest_piece(v) for v in values), default=0.0) * weight
         head_word = _longest_piece(header) * 1.08   # headers are bold
         if column in flexible:
             natural[column] = max(longest_value, text_em(header) * 1.08) + extra
