@@ -580,7 +580,8 @@ def _check_derived(text, formula, where, problems) -> bool:
     derived = flag in _YES
     if derived and not formula.strip():
         where.report(problems, "formula", formula, "how the value was computed, because "
-                     "derived is yes (e.g. 148.9 ÷ 135.4% (stated completion rate))")
+                     "derived is yes: the calculation in the catalog unit, e.g. 148.9 ÷ 135.4% = 109.97; "
+                     "words go in note")
     return derived
 
 
