@@ -56,8 +56,8 @@ from plotnine import (aes, coord_flip, element_blank, element_text, facet_wrap, 
                       scale_x_discrete, scale_y_continuous, theme)
 
 from .catalog import Catalog
-from .formatting import (LANGS, format_number, format_percent, format_quantity, format_target,
-                         scaled_value, unit_label)
+from .formatting import (LANGS, english_scale, format_number, format_percent, format_quantity,
+                         format_target, scaled_value, unit_label)
 from .progress import TargetStatus
 from .style import (CHART_BASE_SIZE, CHART_WIDTH_CM, INK, INK_MUTED, NEUTRAL_FILL, REFERENCE,
                     ZONE, chart_theme, configure_fonts, status_label, status_styles)
@@ -84,19 +84,22 @@ _TEXT: dict[str, dict[str, str]] = {
         "count_row_rate_only": "{name}：完成年度任务的{rate}（{status}）",
         "threshold_row": "{name}：{actual}，目标{target}（{status}）",
         "no_data_row": "{name}：目标{target}，尚无实际数据（{status}）",
+        "stated_row": "{name}：目标{target}，{outcome}，未列明实际值（{status}）",
+        "stated_met": "原文称已完成",
+        "stated_exceeded": "原文称超额完成",
         "derived": "（推算）",
         "list_sep": "；",
         "end": "。",
         "domain_alt": "{domain}{year}年目标完成情况：{items}",
         "domain_title": "{domain}：{year}年指标目标完成情况",
         "domain_caption": "{domain}：{year}年目标完成情况。阴影为达到目标的区间，深色短竖线标出目标值（计数类指标为完成年度任务的100%）。",
-        "overview_alt": "{year}年各领域指标完成情况（按指标个数）：{items}",
+        "overview_alt": "{year}年各领域指标共{total}项，按完成情况分：{items}",
         "overview_title": "{year}年各领域指标完成情况",
-        "overview_domain": "{domain}：{parts}",
+        "overview_domain": "{domain}{total}项，其中{parts}",
         "overview_part": "{label}{n}项",
         "overview_part_sep": "、",
         "overview_none": "尚无指标的领域：{domains}",
-        "overview_caption": "{year}年十大领域有目标指标的完成情况（指标个数）；灰字为未设目标的指标个数。",
+        "overview_caption": "{year}年各领域及资金投入与绩效考评部分有目标指标的完成情况（指标个数）；灰字为未设目标的指标个数。",
         "overview_no_target": "另有{n}项无目标",
         "overview_axis": "指标个数",
         "funding_row": "{name}：{value}",
@@ -116,19 +119,24 @@ _TEXT: dict[str, dict[str, str]] = {
         "count_row_rate_only": "{name}: {rate} of the annual target ({status})",
         "threshold_row": "{name}: {actual} against a target of {target} ({status})",
         "no_data_row": "{name}: target {target}, no actual figure yet ({status})",
+        "stated_row": "{name}: target {target}, {outcome}, no actual figure given ({status})",
+        "stated_met": "stated as met in the source",
+        "stated_exceeded": "stated as exceeded in the source",
         "derived": " (derived)",
         "list_sep": "; ",
         "end": ".",
         "domain_alt": "{domain}, progress against {year} targets: {items}",
         "domain_title": "{domain}: progress against {year} targets",
         "domain_caption": "{domain}: progress against {year} targets. Shading marks where a target is met; the dark ticks mark the target (100% of the annual task for count targets).",
-        "overview_alt": "Indicators by status in each domain, {year}: {items}",
+        "overview_alt": "{total} indicators for {year}, by domain and status: {items}",
         "overview_title": "Indicator status by domain, {year}",
-        "overview_domain": "{domain}: {parts}",
+        "overview_domain": "{domain}, {total} ({parts})",
         "overview_part": "{n} {label}",
+        "overview_part_no_target": "{n} without a target",
+        "overview_part_no_data": "{n} without an actual value",
         "overview_part_sep": ", ",
         "overview_none": "no indicators yet: {domains}",
-        "overview_caption": "Indicators with a target by status in the ten domains, {year} (number of indicators); grey text counts indicators without a target.",
+        "overview_caption": "Indicators with a target by status, in each domain and in funding and performance evaluation, {year} (number of indicators); grey text counts indicators without a target.",
         "overview_no_target": "+{n} without a target",
         "overview_axis": "Number of indicators",
         "funding_row": "{name}: {value}",
@@ -321,26 +329,36 @@ def _target_rows(assessment: pd.DataFrame, catalog: Catalog, domain_id: str, lan
         name = str(ind[f"name_{lang}"])
         status_text = status_label(status, lang).lower()
         actual, target, rate = rec.get("actual"), rec.get("target"), rec.get("completion_rate")
-        actual_text = "" if _missing(actual) else format_quantity(actual, ind, lang) + (
+        # Target and actual in one unit (formatting.english_scale): one axis, one scale.
+        scale = english_scale([x for x in (actual, target) if not _missing(x)], ind) \
+            if lang == "en" else None
+        actual_text = "" if _missing(actual) else format_quantity(actual, ind, lang, scale) + (
             text["derived"] if _is_yes(rec.get("actual_derived")) else "")
-        target_text = "" if _missing(target) else format_target(target, kind, ind, lang) + (
+        target_text = "" if _missing(target) else format_target(target, kind, ind, lang, scale) + (
             text["derived"] if _is_yes(rec.get("target_derived")) else "")
+        outcome = str(rec.get("stated_outcome") or "") if status == TargetStatus.MET_AS_STATED.value else ""
         if kind == "count":
             value = np.nan if _missing(rate) else float(rate)
             reference = 100.0
             stated = _is_yes(rec.get("completion_rate_stated"))
             value_label = "" if _missing(rate) else format_percent(rate, lang, _rate_decimals(rate, stated))
-            if _missing(rate):
+            if outcome:
+                sentence = text["stated_row"].format(name=name, target=target_text, status=status_text,
+                                                     outcome=text[f"stated_{outcome}"])
+            elif _missing(rate):
                 sentence = text["no_data_row"].format(name=name, target=target_text, status=status_text)
             elif actual_text:
                 sentence = text["count_row"].format(name=name, actual=actual_text, rate=value_label, status=status_text)
             else:
                 sentence = text["count_row_rate_only"].format(name=name, rate=value_label, status=status_text)
         else:
-            value = np.nan if _missing(actual) else scaled_value(actual, ind, lang)
-            reference = scaled_value(target, ind, lang)
-            value_label = "" if _missing(actual) else format_quantity(actual, ind, lang)
-            if _missing(actual):
+            value = np.nan if _missing(actual) else scaled_value(actual, ind, lang, scale)
+            reference = scaled_value(target, ind, lang, scale)
+            value_label = "" if _missing(actual) else format_quantity(actual, ind, lang, scale)
+            if outcome:
+                sentence = text["stated_row"].format(name=name, target=target_text, status=status_text,
+                                                     outcome=text[f"stated_{outcome}"])
+            elif _missing(actual):
                 sentence = text["no_data_row"].format(name=name, target=target_text, status=status_text)
             else:
                 sentence = text["threshold_row"].format(name=name, actual=actual_text, target=target_text,
@@ -349,6 +367,7 @@ def _target_rows(assessment: pd.DataFrame, catalog: Catalog, domain_id: str, lan
             "indicator_id": rec["indicator_id"], "kind": kind, "status": status,
             "status_label": status_label(status, lang), "value": value, "reference": reference,
             "value_label": value_label, "sentence": sentence,
+            "stated_label": text[f"stated_{outcome}"] if outcome else "",
             "facet": wrap_label(sentence, _STRIP_WIDTH),
         })
     return pd.DataFrame(out)
@@ -398,7 +417,9 @@ def domain_chart(assessment: pd.DataFrame, catalog: Catalog, domain_id: str, lan
 
     bars = rows[(rows["kind"] == "count") & rows["value"].notna()]
     dots = rows[(rows["kind"] != "count") & rows["value"].notna()]
-    no_data = rows[rows["value"].isna()]
+    # Met as the source states it: a diamond on the target, no bar (there is no figure).
+    stated = rows[rows["value"].isna() & (rows["stated_label"] != "")]
+    no_data = rows[rows["value"].isna() & (rows["stated_label"] == "")]
     limits = pd.concat([rows.assign(x=rows["x_min"]), rows.assign(x=rows["x_max"])])
 
     plot = (
@@ -423,6 +444,13 @@ def domain_chart(assessment: pd.DataFrame, catalog: Catalog, domain_id: str, lan
             plot += geom_text(aes(x="label_x", y=1, label="value_label"), data=marks, ha="left",
                               size=CHART_BASE_SIZE * 0.9, color=INK, family=font.family,
                               format_string=pad + "{}")
+    if not stated.empty:
+        plot += geom_point(aes(x="reference", y=1, fill="status_label"), data=stated, size=4.2,
+                           stroke=0.5, color=INK, shape="D", show_legend=bars.empty and dots.empty)
+        # Left of the diamond: the target sits near the right edge of the row.
+        plot += geom_text(aes(x="reference", y=1, label="stated_label"), data=stated, ha="right",
+                          size=CHART_BASE_SIZE * 0.9, color=INK, family=font.family,
+                          format_string="{}    ")
     if not no_data.empty:
         plot += geom_text(aes(x=0, y=1, label="status_label"), data=no_data, ha="left",
                           size=CHART_BASE_SIZE * 0.9, color=INK_MUTED, family=font.family,
@@ -433,8 +461,8 @@ def domain_chart(assessment: pd.DataFrame, catalog: Catalog, domain_id: str, lan
         scale_y_continuous(limits=(0.5, 1.5), breaks=[], expand=(0, 0)),
         labs(x="", y=""),
     ]
-    if not (bars.empty and dots.empty):
-        plot += _status_scale(pd.concat([bars, dots])["status"], lang)
+    if not (bars.empty and dots.empty and stated.empty):
+        plot += _status_scale(pd.concat([bars, dots, stated])["status"], lang)
     n = len(rows)
     extra_lines = sum(label.count("\n") for label in facets)
     height = max(3.6, 1.6 + 1.55 * n + 0.42 * extra_lines)
@@ -459,15 +487,17 @@ def domain_chart(assessment: pd.DataFrame, catalog: Catalog, domain_id: str, lan
 # --- overview of statuses --------------------------------------------------------------------
 
 def overview_status_chart(assessment: pd.DataFrame, catalog: Catalog, lang: str) -> Chart:
-    """Indicators with a target, by status, in each of the ten domains (seed's order).
+    """Indicators with a target, by status, in every domain of the catalog (seed's order,
+    the cross-cutting funding and performance evaluation part first, as in the tables).
 
-    The bars count indicators with a target (met, nearly met, not met, no data); the
-    number reported without a target follows each bar as muted text, so the statuses stay
-    readable even where most indicators are descriptive. Every domain keeps its row.
+    The bars count indicators with a target (met, met as stated, nearly met, not met, no
+    data); the number reported without a target follows each bar as muted text, so the
+    statuses stay readable even where most indicators are descriptive. Every domain keeps
+    its row, so the chart's counts add up to the report's totals (``summary.indicators``).
     """
     text = _text(lang)
     font = configure_fonts()
-    domain_ids = [d for d in catalog.domain_ids() if d != "cross_cutting"]
+    domain_ids = list(catalog.domain_ids())
     names = {d: wrap_label(_name(catalog.domains, d, lang), _LABEL_WIDTH) for d in domain_ids}
     axis_order = [names[d] for d in reversed(domain_ids)]  # first domain at the top
     styles = status_styles()
@@ -535,15 +565,18 @@ def overview_status_chart(assessment: pd.DataFrame, catalog: Catalog, lang: str)
             empty.append(_name(catalog.domains, d, lang))
             continue
         parts = text["overview_part_sep"].join(
-            text["overview_part"].format(label=status_label(s, lang).lower(), n=int(n))
+            text.get(f"overview_part_{s}", text["overview_part"]).format(
+                label=status_label(s, lang).lower(), n=int(n))
             for s, n in zip(sub["status"], sub["n"]))
-        parts_by_domain.append(text["overview_domain"].format(domain=_name(catalog.domains, d, lang), parts=parts))
+        parts_by_domain.append(text["overview_domain"].format(
+            domain=_name(catalog.domains, d, lang), total=int(sub["n"].sum()), parts=parts))
     if empty:
         parts_by_domain.append(text["overview_none"].format(domains=text["overview_part_sep"].join(empty)))
     year = _year(assessment)
     return Chart(
         plot=plot,
-        alt=text["overview_alt"].format(year=year, items=text["list_sep"].join(parts_by_domain)) + text["end"],
+        alt=text["overview_alt"].format(year=year, total=int(counts["n"].sum()),
+                                        items=text["list_sep"].join(parts_by_domain)) + text["end"],
         caption=text["overview_caption"].format(year=year),
         title=text["overview_title"].format(year=year),
         name=f"overview-status-{lang}",
@@ -576,18 +609,24 @@ def funding_chart(observations: pd.DataFrame, catalog: Catalog, lang: str,
     if actual.empty:
         return None  # e.g. a new edition before the funding figures are in
     records = []
+    # Amounts in one unit share an axis, so they share one English scale too.
+    by_unit: dict[str, list[float]] = {}
+    for ind_id in wanted:
+        for value in actual.loc[actual["indicator_id"] == ind_id, "value"].head(1):
+            by_unit.setdefault(str(_indicator(catalog, ind_id)["unit"]), []).append(float(value))
     for ind_id in wanted:
         sub = actual[actual["indicator_id"] == ind_id]
         if sub.empty:
             continue
         rec = sub.iloc[0]
         ind = _indicator(catalog, ind_id)
+        scale = english_scale(by_unit[str(ind["unit"])], ind) if lang == "en" else None
         derived = text["derived"] if _is_yes(rec.get("derived")) else ""
-        label = format_quantity(rec["value"], ind, lang) + derived
+        label = format_quantity(rec["value"], ind, lang, scale) + derived
         name = str(ind[f"name_{lang}"])
         records.append({
             "indicator_id": ind_id, "unit": str(ind["unit"]),
-            "value": scaled_value(rec["value"], ind, lang), "label": label,
+            "value": scaled_value(rec["value"], ind, lang, scale), "label": label,
             "sentence": text["funding_row"].format(name=name, value=label),
             "facet": wrap_label(name, _STRIP_WIDTH),
         })
@@ -644,15 +683,16 @@ def satisfaction_chart(observations_all_years: pd.DataFrame, catalog: Catalog, l
         return None  # no satisfaction survey result yet
     obs = obs.assign(year=obs["year"].astype(int)).sort_values("year", kind="stable").drop_duplicates("year", keep="last")
     name = str(ind[f"name_{lang}"])
+    scale = english_scale(obs["value"], ind) if lang == "en" else None  # one axis, one unit
     kind_stated, kind_derived = text["stated"], text["derived_legend"]
     rows = pd.DataFrame({
         "year": obs["year"].to_numpy(),
-        "value": [scaled_value(v, ind, lang) for v in obs["value"]],
+        "value": [scaled_value(v, ind, lang, scale) for v in obs["value"]],
         "derived": [_is_yes(d) for d in obs.get("derived", pd.Series([False] * len(obs)))],
     })
     rows["kind"] = pd.Categorical([kind_derived if d else kind_stated for d in rows["derived"]],
                                   categories=[kind_stated, kind_derived], ordered=True)
-    rows["label"] = [format_quantity(v, ind, lang) for v in obs["value"]]
+    rows["label"] = [format_quantity(v, ind, lang, scale) for v in obs["value"]]
     rows["point_label"] = [lab + (text["derived"] if d else "") for lab, d in zip(rows["label"], rows["derived"])]
     items = text["list_sep"].join(
         text["satisfaction_point"].format(year=y, value=lab, derived=text["derived"] if d else "")
@@ -678,7 +718,7 @@ def satisfaction_chart(observations_all_years: pd.DataFrame, catalog: Catalog, l
         + scale_x_continuous(breaks=years, labels=[str(y) for y in years],
                              limits=(min(years) - 0.6, max(years) + max(1.5, (max(years) - min(years)) * 0.25)))
         + scale_y_continuous(limits=(y_min, y_max), labels=_tick_labels(lang))
-        + labs(x="", y=text["satisfaction_axis"].format(name=name, unit=unit_label(ind, lang)))
+        + labs(x="", y=text["satisfaction_axis"].format(name=name, unit=unit_label(ind, lang, scale)))
     )
     height = 8.0
     plot = plot + _base(font.family, CHART_WIDTH_CM, height) + theme(panel_grid_major_x=element_blank())

@@ -50,7 +50,8 @@ from .catalog import Catalog, split_list
 from .errors import PipelineError
 from .submissions import (NO_STATUS, STATUS_ORDER, status_counts, task_status_count,
                           task_status_frame, task_status_label)
-from .formatting import LANGS, format_quantity, format_target
+from .citations import format_document, format_source
+from .formatting import LANGS, english_scale, format_formula, format_quantity, format_target
 from .variables import format_date, write_text_if_changed
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -152,13 +153,16 @@ def source_rows(observations: pd.DataFrame, catalog: Catalog, lang: str) -> list
     for rec in ordered.to_dict("records"):
         ind = catalog.indicators.loc[rec["indicator_id"]]
         value = float(rec["value"])
+        # The value and its calculation in one unit (formatting.english_scale).
+        scale = english_scale([value], ind) if lang == "en" else None
         if rec["measure"] == "completion_rate":
             shown = f"{value:g}%"  # the rate exactly as the source states it
         elif rec["measure"] == "target":
-            shown = format_target(value, rec.get("target_type") or "count", ind, lang)
+            shown = format_target(value, rec.get("target_type") or "count", ind, lang, scale)
         else:
-            shown = format_quantity(value, ind, lang)
+            shown = format_quantity(value, ind, lang, scale)
         derived = str(rec.get("derived")).lower() in ("true", "yes", "1")
+        formula = str(rec.get("formula") or "") if derived else ""
         rows.append({
             "domain_id": rec["domain_id"],
             "indicator": str(ind[f"name_{lang}"]),
@@ -166,7 +170,8 @@ def source_rows(observations: pd.DataFrame, catalog: Catalog, lang: str) -> list
             "measure": rec["measure"],
             "value": shown,
             "source": str(rec["source"]),
-            "formula": str(rec.get("formula") or "") if derived else "",
+            "source_shown": format_source(str(rec["source"]), lang),
+            "formula": format_formula(formula, ind, lang, scale) if formula else "",
             "derived": derived,
         })
     return rows
@@ -179,7 +184,7 @@ def cited_documents(sources: Iterable[str], catalog: Catalog, lang: str) -> list
     for source_id, doc in catalog.sources.iterrows():
         number = str(doc["doc_number"] or "").strip()
         if number and any(s.startswith(number) for s in used):
-            docs.append({"source_id": str(source_id), "doc_number": number,
+            docs.append({"source_id": str(source_id), "doc_number": format_document(number, lang),
                          "title": str(doc[f"title_{lang}"]), "issuer": str(doc[f"issuer_{lang}"]),
                          "issued": format_date(str(doc["issued"]), lang)})
     return docs

@@ -38,8 +38,8 @@ from .readers import NotFinite, RawTable, normalise_number, read_table, shown_pa
 
 OBSERVATION_COLUMNS = [
     "unit_id", "year", "domain_id", "indicator_id", "measure", "target_type", "value",
-    "unit", "source", "derived", "formula", "note", "source_file", "source_sheet",
-    "source_row",
+    "unit", "source", "derived", "formula", "note", "stated_outcome", "source_file",
+    "source_sheet", "source_row",
 ]
 TASK_COLUMNS = [
     "task_no", "domain_id", "title_zh", "title_en", "summary_zh", "summary_en",
@@ -60,6 +60,13 @@ TASK_TEXT = {
     "summary_zh": LINES, "summary_en": LINES, "departments": LINE, "indicators": LINE,
     "source": LINE,
 }
+
+# What the source says of a target it gives no actual for (column stated_outcome, target
+# rows only); the Chinese words are accepted for the same ids.
+STATED_OUTCOMES = {"met": "met", "完成": "met", "已完成": "met",
+                   "exceeded": "exceeded", "超额完成": "exceeded"}
+# A stated completion rate may well exceed 100% (城镇新增就业 135.4%), but not tenfold.
+COMPLETION_RATE_BOUND = 1000.0
 SUBMISSION_SUFFIXES = (".csv", ".xlsx")
 TASKS_FILE = "tasks.csv"
 # The folders of data/raw/ that hold <unit_id>/<year>/ editions.
@@ -467,12 +474,14 @@ def _observation_row(cells: dict[str, str], where: CellRef, catalog: Catalog, do
         where.report(problems, "source", source, "the document and section the figure comes "
                      f"from, e.g. {_SOURCE_EXAMPLE}")
     derived = _check_derived(cells.get("derived", ""), cells.get("formula", ""), where, problems)
+    outcome = _check_stated_outcome(cells.get("stated_outcome", ""), where, measure, problems)
     if not keyed:
         return None
     return {"year": row_year, "indicator_id": indicator, "measure": measure,
             "target_type": target_type, "value": value, "unit": unit, "source": source,
             "derived": derived, "formula": cells.get("formula", ""),
-            "note": cells.get("note", ""), "_valid": len(problems.problems) == before}
+            "note": cells.get("note", ""), "stated_outcome": outcome,
+            "_valid": len(problems.problems) == before}
 
 
 def _indicator_label(catalog: Catalog, indicator_id: str) -> str:
@@ -621,8 +630,27 @@ def _check_derived(text, formula, where, problems) -> bool:
     derived = flag in _YES
     if derived and not formula.strip():
         where.report(problems, "formula", formula, "how the value was computed, because "
-                     "derived is yes (e.g. 148.9 ÷ 135.4% (stated completion rate))")
+                     "derived is yes: the calculation in the catalog unit, e.g. 148.9 ÷ 135.4% = 109.97; "
+                     "words go in note")
     return derived
+
+
+def _check_stated_outcome(text, where, measure, problems) -> str:
+    """``met`` / ``exceeded`` on a target row the source reports as met without a figure."""
+    word = unicodedata.normalize("NFKC", text or "").strip().lower()
+    if not word:
+        return ""
+    outcome = STATED_OUTCOMES.get(word)
+    if outcome is None:
+        where.report(problems, "stated_outcome", text, "met (已完成) or exceeded (超额完成), when the "
+                     "source says the target was reached without giving the actual figure; "
+                     "otherwise leave it empty")
+        return ""
+    if measure is not None and measure != "target":
+        where.report(problems, "stated_outcome", text, "an empty cell: stated_outcome is only "
+                     "filled in on target rows (quote the source's words in note)")
+        return ""
+    return outcome
 
 
 def _observation_frame(records: list[dict], catalog: Catalog) -> pd.DataFrame:

@@ -767,7 +767,9 @@ def build_fixture_clean(source_dir: Path, clean_dir: Path) -> None:
     clean_store.write_catalog(clean_dir, catalog)
 
     obs_file = source_dir / "observations.csv"
-    obs = pd.read_csv(obs_file, dtype=str, keep_default_na=False, encoding="utf-8")[OBSERVATION_COLUMNS]
+    obs = pd.read_csv(obs_file, dtype=str, keep_default_na=False, encoding="utf-8")
+    # Optional columns (stated_outcome) may be absent from the fixture: empty, as in raw files.
+    obs = obs.reindex(columns=OBSERVATION_COLUMNS, fill_value="")
     obs = obs.assign(year=obs["year"].astype("int64"), value=obs["value"].astype("float64"),
                      derived=obs["derived"].str.lower().eq("yes"),
                      source_row=obs["source_row"].astype("int64"))

@@ -7,18 +7,23 @@ All status rules of the report live here, in the manner of Open SDG's
 The rules
 ---------
 Given, for one indicator in one year, an *actual* value, an optional *target* with a
-*target type*, and optionally a *completion rate stated by the source*:
+*target type*, optionally a *completion rate stated by the source*, and optionally the
+source's statement that the target was *met or exceeded* (``stated_outcome``, from the
+target row's ``stated_outcome`` column: ``met`` for "已完成", ``exceeded`` for "超额完成"):
 
 1. No target                       -> ``NO_TARGET``
-2. A target but no actual          -> ``NO_DATA``
-3. ``count`` target (an amount to achieve, "完成年度任务135.4%"):
+2. A target, no actual and no stated rate, but the source states it was met or exceeded
+   ("截至年底已超额完成", with no figure)  -> ``MET_AS_STATED``: shown as met, with the
+   source's words in a note. An actual or a stated rate, when there is one, decides instead.
+3. A target but no actual          -> ``NO_DATA``
+4. ``count`` target (an amount to achieve, "完成年度任务135.4%"):
    completion rate = the stated rate if the source gives one, else actual / target x 100.
    rate >= ``met_at`` (100)         -> ``MET``
    rate >= ``nearly_met_at`` (90)   -> ``NEARLY_MET``
    otherwise                        -> ``NOT_MET``
    A count target is only valid for a higher-is-better indicator.
-4. ``min`` threshold ("≥95%"):   actual >= target -> ``MET``, else ``NOT_MET``.
-5. ``max`` threshold ("≤3.5%"):  actual <= target -> ``MET``, else ``NOT_MET``
+5. ``min`` threshold ("≥95%"):   actual >= target -> ``MET``, else ``NOT_MET``.
+6. ``max`` threshold ("≤3.5%"):  actual <= target -> ``MET``, else ``NOT_MET``
    (used for lower-is-better indicators such as the registered unemployment rate).
    Thresholds are pass/fail: a near miss of a threshold is still not met.
 
@@ -31,6 +36,8 @@ Examples
 <TargetStatus.NOT_MET: 'not_met'>
 >>> assess(2.47, 3.5, "max", rules=rules).status           # 城镇登记失业率
 <TargetStatus.MET: 'met'>
+>>> assess(None, 163, "count", stated_outcome="exceeded", rules=rules).status  # 免费开放博物馆
+<TargetStatus.MET_AS_STATED: 'met_as_stated'>
 """
 
 from __future__ import annotations
@@ -53,10 +60,18 @@ class TargetStatus(str, Enum):
     """Where an indicator stands; the order of members is the display order."""
 
     MET = "met"
+    MET_AS_STATED = "met_as_stated"   # the source says met or exceeded, without a figure
     NEARLY_MET = "nearly_met"
     NOT_MET = "not_met"
     NO_TARGET = "no_target"
     NO_DATA = "no_data"
+
+
+class StatedOutcome(str, Enum):
+    """What the source says of a target it gives no actual for (``stated_outcome``)."""
+
+    MET = "met"             # 已完成 / 完成
+    EXCEEDED = "exceeded"   # 超额完成
 
 
 class TargetType(str, Enum):
@@ -103,11 +118,15 @@ def _missing(x) -> bool:
 
 def assess(actual: float | None, target: float | None, target_type: str | None, *,
            stated_completion_rate: float | None = None,
+           stated_outcome: str | None = None,
            rules: StatusRules | None = None) -> Assessment:
     """Apply the rules in the module docstring to one indicator-year."""
     rules = rules or StatusRules.from_config()
     if _missing(target) and _missing(stated_completion_rate):
         return Assessment(TargetStatus.NO_TARGET)
+    if stated_outcome and _missing(actual) and _missing(stated_completion_rate):
+        StatedOutcome(stated_outcome)  # an unknown word is a bug upstream, not a status
+        return Assessment(TargetStatus.MET_AS_STATED)
     kind = TargetType(target_type or TargetType.COUNT)
     if kind is TargetType.COUNT:
         if not _missing(stated_completion_rate):
@@ -134,7 +153,7 @@ def assess(actual: float | None, target: float | None, target_type: str | None, 
 ASSESSMENT_COLUMNS = [
     "unit_id", "year", "domain_id", "indicator_id", "actual", "target", "target_type",
     "completion_rate", "completion_rate_stated", "status", "actual_derived", "target_derived",
-    "actual_source", "target_source",
+    "actual_source", "target_source", "stated_outcome",
 ]
 
 
@@ -151,11 +170,13 @@ def assess_observations(observations: pd.DataFrame, rules: StatusRules | None = 
         by_measure = {m: r for m, r in zip(group["measure"], group.to_dict("records"))}
         actual, target = by_measure.get("actual"), by_measure.get("target")
         stated = by_measure.get("completion_rate")
+        outcome = str((target or {}).get("stated_outcome") or "").strip()
         result = assess(
             actual["value"] if actual else None,
             target["value"] if target else None,
             target["target_type"] if target else None,
             stated_completion_rate=stated["value"] if stated else None,
+            stated_outcome=outcome or None,
             rules=rules,
         )
         rows.append({
@@ -171,6 +192,8 @@ def assess_observations(observations: pd.DataFrame, rules: StatusRules | None = 
             "target_derived": bool(target["derived"]) if target else False,
             "actual_source": actual["source"] if actual else "",
             "target_source": target["source"] if target else (stated["source"] if stated else ""),
+            # Kept only where it decided the status (no actual, no stated rate).
+            "stated_outcome": outcome if result.status is TargetStatus.MET_AS_STATED else "",
         })
     import pandas as pd
 

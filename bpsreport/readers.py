@@ -45,7 +45,7 @@ from .raw_files import check_readable
 KNOWN_COLUMNS = frozenset({
     # observations
     "indicator_id", "indicator", "year", "measure", "target_type", "value", "unit",
-    "source", "derived", "formula", "note",
+    "source", "derived", "formula", "note", "stated_outcome",
     # tasks
     "task_no", "domain_id", "title_zh", "title_en", "summary_zh", "summary_en",
     "departments", "indicators",
@@ -67,6 +67,7 @@ CHINESE_HEADERS = {
     "推算": "derived", "是否推算": "derived",
     "公式": "formula", "推算方法": "formula",
     "备注": "note",
+    "原文所述完成情况": "stated_outcome",
     "目标": "target", "目标值": "target",
     "序号": "task_no", "任务序号": "task_no",
     "任务": "task", "任务名称": "task",

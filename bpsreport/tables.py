@@ -39,6 +39,8 @@ from __future__ import annotations
 
 import html as html_lib
 import math
+import re
+import unicodedata
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
@@ -48,7 +50,9 @@ import yaml
 from great_tables import GT, loc, style
 
 from .catalog import Catalog, split_list
-from .formatting import LANGS, format_percent, format_target, format_value, unit_label
+from .citations import format_document, format_section, format_source, split_source
+from .formatting import (LANGS, english_scale, format_formula, format_percent, format_target,
+                         format_target_number, format_value, unit_label)
 from .progress import StatusRules, TargetStatus
 from .style import load_font_config, status_label, status_styles
 from .submissions import NO_STATUS, STATUS_ORDER, task_status_fill, task_status_label
@@ -62,7 +66,8 @@ TASK_COLUMNS = ["number", "task", "departments", "targets"]
 #: The extra display column of the key-task table when task statuses are given.
 TASK_STATUS_COLUMN = "status"
 # Which footnote column of the rows belongs to which displayed column.
-_NOTE_COLUMNS = {"target": "target_note", "actual": "actual_note", "completion": "completion_note"}
+_NOTE_COLUMNS = {"target": "target_note", "actual": "actual_note", "completion": "completion_note",
+                 "status": "status_note"}
 _TRUE = {"true", "yes", "1", "y"}
 
 
@@ -159,29 +164,25 @@ def _catalog_order(catalog: Catalog, frame: pd.DataFrame) -> pd.DataFrame:
     return frame.loc[keys.sort_values(["d", "i"], kind="stable").index]
 
 
-def _target_number(value: float, target_type: str, indicator: Mapping, lang: str) -> str:
-    """A target without its unit (the unit has its own column): ``≥ 95``, ``≤ 3.50``."""
-    full = format_target(value, target_type, indicator, lang)
-    unit = unit_label(indicator, lang)
-    return full[: -len(unit)].rstrip() if unit and full.endswith(unit) else full
-
-
 def _stated_decimals(rate: float) -> int:
     """Decimals of a rate as the source writes it (76.55% keeps two, 100% none), at most 2."""
     text = f"{rate:.6f}".rstrip("0").rstrip(".")
     return min(2, len(text.split(".")[1])) if "." in text else 0
 
 
-def _derived_note(observations: pd.DataFrame | None, indicator_id: str, measure: str,
-                  source: str, lang: str) -> str:
+def _derived_note(observations: pd.DataFrame | None, indicator: Mapping, measure: str,
+                  source: str, lang: str, scale) -> str:
+    """The footnote of a derived value: its calculation in the row's unit, and its source."""
     formula = ""
     if observations is not None and not observations.empty:
-        match = observations[(observations["indicator_id"] == indicator_id)
+        match = observations[(observations["indicator_id"] == indicator.name)
                              & (observations["measure"] == measure)]
         if not match.empty and "formula" in match.columns:
             formula = _text(match["formula"].iloc[0])
+    source = format_source(source, lang)
     if formula:
-        return label("footnotes.derived", lang, formula=formula, source=source)
+        return label("footnotes.derived", lang, formula=format_formula(formula, indicator, lang, scale),
+                     unit=unit_label(indicator, lang, scale), source=source)
     return label("footnotes.derived_without_formula", lang, source=source)
 
 
@@ -216,8 +217,9 @@ def target_rows(assessment: pd.DataFrame, catalog: Catalog, lang: str, *,
     pandas.DataFrame
         In catalog order, with ``domain_id``, ``indicator_id``, ``status_id`` (the status
         value), the display columns :data:`TARGET_COLUMNS` plus ``domain`` (group label),
-        the footnote texts ``target_note``, ``actual_note``, ``completion_note`` (empty
-        when none) and ``actual_source``, ``target_source``.
+        the footnote texts ``target_note``, ``actual_note``, ``completion_note``,
+        ``status_note`` (empty when none) and ``actual_source``, ``target_source``.
+        English rows print target and actual in one unit (:func:`english_scale`).
     """
     _check_lang(lang)
     _check_domain(catalog, domain_id)
@@ -239,32 +241,38 @@ def target_rows(assessment: pd.DataFrame, catalog: Catalog, lang: str, *,
         else:
             completion = format_percent(float(rate), lang,
                                         _stated_decimals(float(rate)) if stated else 1)
+        # One unit per row: target and actual share the English scale (1.1 / 1.489
+        # million people), and so do the footnotes on them.
+        scale = english_scale([x for x in (actual, target) if not _missing(x)], ind) \
+            if lang == "en" else None
         row = {
             "domain_id": rec["domain_id"],
             "domain": str(catalog.domains.at[rec["domain_id"], f"name_{lang}"]),
             "indicator_id": rec["indicator_id"],
             "status_id": status.value,
             "indicator": str(ind[f"name_{lang}"]),
-            "unit": unit_label(ind, lang),
-            "target": format_value(None, ind, lang) if _missing(target)
-            else _target_number(float(target), target_type, ind, lang),
-            "actual": format_value(None if _missing(actual) else float(actual), ind, lang),
+            "unit": unit_label(ind, lang, scale),
+            "target": format_target_number(None if _missing(target) else float(target),
+                                           target_type, ind, lang, scale),
+            "actual": format_value(None if _missing(actual) else float(actual), ind, lang, scale),
             "completion": completion,
             "status": status_label(status, lang),
-            "actual_note": "", "target_note": "", "completion_note": "",
+            "actual_note": "", "target_note": "", "completion_note": "", "status_note": "",
             "actual_source": actual_source, "target_source": target_source,
         }
         if _flag(rec.get("actual_derived")) and not _missing(actual):
-            row["actual_note"] = _derived_note(observations, rec["indicator_id"], "actual",
-                                               actual_source, lang)
+            row["actual_note"] = _derived_note(observations, ind, "actual", actual_source, lang, scale)
         if _flag(rec.get("target_derived")) and not _missing(target):
-            row["target_note"] = _derived_note(observations, rec["indicator_id"], "target",
-                                               target_source, lang)
+            row["target_note"] = _derived_note(observations, ind, "target", target_source, lang, scale)
         if not _missing(rate) and not stated:
             row["completion_note"] = label("footnotes.computed_rate", lang)
+        if status is TargetStatus.MET_AS_STATED:
+            row["status_note"] = label(f"footnotes.stated_outcome.{_text(rec.get('stated_outcome'))}",
+                                       lang, source=format_source(target_source, lang))
         rows.append(row)
     columns = ["domain_id", "domain", "indicator_id", "status_id", *TARGET_COLUMNS,
-               "target_note", "actual_note", "completion_note", "actual_source", "target_source"]
+               "target_note", "actual_note", "completion_note", "status_note",
+               "actual_source", "target_source"]
     return pd.DataFrame(rows, columns=columns).reset_index(drop=True)
 
 
@@ -307,8 +315,11 @@ def target_table(assessment: pd.DataFrame, catalog: Catalog, lang: str, *,
         .cols_align("left", columns=["unit"])
         .cols_align("right", columns=["target", "actual", "completion"])
         .cols_align("center", columns=["status"])
-        .cols_width(indicator="36%", unit="13%", target="12%", actual="12%",
-                    completion="12%", status="15%")
+        .cols_width(**content_widths(
+            {c: list(data[c]) for c in TARGET_COLUMNS},
+            {"indicator": label("target_table.stubhead", lang),
+             **{c: label(f"target_table.columns.{c}", lang) for c in TARGET_COLUMNS[1:]}},
+            lang, flexible={"indicator": 1.0}, marks=_mark_digits(rows), bold=("status",)))
     )
     gt = _style_status(gt, rows)
     gt = _add_footnotes(gt, rows)
@@ -323,6 +334,116 @@ def target_table(assessment: pd.DataFrame, catalog: Catalog, lang: str, *,
                                   met_at=_number(rules.met_at),
                                   nearly_met_at=_number(rules.nearly_met_at)))
     return _house_style(gt)
+
+
+# --- column widths -----------------------------------------------------------------------
+
+PDF_CONFIG_FILE = Path(__file__).resolve().parent.parent / "config" / "pdf.yml"
+# Cell padding left and right (the PDF template's 4 pt inset, the site's 5 px), in em.
+_CELL_PADDING_EM = 1.0
+# A footnote mark (a superscript number) after a cell's text, per digit, in em.
+_MARK_EM = 0.4
+
+
+@lru_cache(maxsize=2)
+def table_measure_em(lang: str) -> float:
+    """How many ems of table type fit across the PDF's text block (``config/pdf.yml``):
+    156 mm at 五号 10.5 pt in Chinese, 9 pt in English."""
+    with open(PDF_CONFIG_FILE, encoding="utf-8") as fh:
+        config = yaml.safe_load(fh)
+    page = config["page"]
+    width_mm = _mm(page["width"]) - _mm(page["margin"]["left"]) - _mm(page["margin"]["right"])
+    size_pt = float(str(config["languages"][lang]["table_size"]).removesuffix("pt"))
+    return width_mm / (size_pt * 25.4 / 72)
+
+
+def _mm(length: str) -> float:
+    return float(str(length).removesuffix("mm"))
+
+
+def text_em(text: str) -> float:
+    """The printed width of ``text`` in em, estimated per character: a Chinese character
+    is one em, Latin letters and digits about half, spaces and narrow marks less."""
+    width = 0.0
+    for ch in text:
+        if unicodedata.east_asian_width(ch) in "WF":
+            width += 1.0
+        elif ch in " .,;:'|!()[]":
+            width += 0.3
+        elif ch.isupper() or ch in "%—mw≥≤":
+            width += 0.72
+        else:
+            width += 0.56
+    return width
+
+
+def _longest_piece(text: str) -> float:
+    """The widest part of ``text`` that cannot wrap: a Latin word or a Chinese character
+    (comparator and number stay together, see :func:`_no_break`)."""
+    pieces = re.findall(r"[^\s\u1100-\uffff]+|[\u1100-\uffff]", text.replace("\u00a0", "_"))
+    return max((text_em(p) for p in pieces), default=0.0)
+
+
+def content_widths(cells: Mapping[str, list[str]], headers: Mapping[str, str], lang: str, *,
+                   flexible: Mapping[str, float], marks: Mapping[str, int] | None = None,
+                   bold: tuple[str, ...] = ()) -> dict[str, str]:
+    """Column widths, in percent of the table, from what the columns hold.
+
+    Every column that is not ``flexible`` gets the width of its longest cell (numbers,
+    units and statuses on one line) and of its header, at least of the header's longest
+    word; ``marks`` adds room for footnote marks (the number of digits of the largest);
+    ``bold`` columns (status cells) set their text in bold, which is wider.
+    The ``flexible`` columns (names, task texts) share what is left in the given
+    proportions, and wrap. When the fixed columns leave the flexible ones less than
+    their longest word, or less than ``min_share`` of the measure, the fixed columns give
+    way down to their own longest word (a header such as "Completion" never breaks, so
+    two header words can never run together). The measure is the PDF's
+    (:func:`table_measure_em`); the site's tables take the same proportions.
+    """
+    marks = marks or {}
+    measure = table_measure_em(lang)
+    natural, minimum = {}, {}
+    for column, values in cells.items():
+        header = headers[column]
+        extra = _MARK_EM * marks.get(column, 0) + _CELL_PADDING_EM
+        weight = 1.08 if column in bold else 1.0
+        longest_value = max((text_em(v) for v in values), default=0.0) * weight
+        longest_piece = max((_longest_piece(v) for v in values), default=0.0) * weight
+        head_word = _longest_piece(header) * 1.08   # headers are bold
+        if column in flexible:
+            natural[column] = max(longest_value, text_em(header) * 1.08) + extra
+            minimum[column] = max(longest_piece, head_word) + extra
+        else:
+            natural[column] = max(longest_value, text_em(header) * 1.08) + extra
+            minimum[column] = max(longest_piece, head_word, min(longest_value, measure / 6)) + extra
+    fixed = [c for c in cells if c not in flexible]
+    min_flexible = max(sum(minimum[c] for c in flexible), 0.34 * measure)
+    room = measure - min_flexible
+    widths = {c: natural[c] for c in fixed}
+    if sum(widths.values()) > room:
+        # Shrink the fixed columns towards their minimum, each by the same share of its slack.
+        slack = sum(natural[c] - minimum[c] for c in fixed)
+        over = sum(widths.values()) - room
+        ratio = min(1.0, over / slack) if slack > 0 else 1.0
+        widths = {c: natural[c] - (natural[c] - minimum[c]) * ratio for c in fixed}
+    left = max(measure - sum(widths.values()), min_flexible)
+    total_weight = sum(flexible.values())
+    for column, weight in flexible.items():
+        widths[column] = max(minimum[column], left * weight / total_weight)
+    total = sum(widths.values())
+    percents = {c: round(widths[c] / total * 100, 1) for c in cells}
+    # Rounding must not make the columns overflow the table.
+    first = next(iter(flexible))
+    percents[first] = round(percents[first] + 100 - sum(percents.values()), 1)
+    return {c: f"{percents[c]:g}%" for c in cells}
+
+
+def _mark_digits(rows: pd.DataFrame) -> dict[str, int]:
+    """Digits of the largest footnote mark each column may carry."""
+    notes = [n for c in _NOTE_COLUMNS.values() for n in rows[c] if n] if len(rows) else []
+    digits = len(str(len(set(notes)))) if notes else 0
+    return {column: digits for column, note in _NOTE_COLUMNS.items()
+            if len(rows) and rows[note].astype(bool).any()}
 
 
 def _no_break(text: str) -> str:
@@ -361,7 +482,7 @@ def _add_footnotes(gt: GT, rows: pd.DataFrame) -> GT:
     """
     cells: dict[str, list[tuple[str, int]]] = {}
     for i, rec in rows.iterrows():
-        for column in ("target", "actual", "completion"):
+        for column in ("target", "actual", "completion", "status"):
             note = rec[_NOTE_COLUMNS[column]]
             if note:
                 cells.setdefault(note, []).append((column, int(i)))
@@ -374,20 +495,15 @@ def _add_footnotes(gt: GT, rows: pd.DataFrame) -> GT:
     return gt
 
 
-def _split_source(source: str) -> tuple[str, str]:
-    """``粤财办〔2018〕6号 一(二)8(1)`` -> (document, section)."""
-    parts = source.split(None, 1)
-    return (parts[0], parts[1].strip()) if len(parts) == 2 else (source, "")
-
-
 def _sources_note(sources: list[str], catalog: Catalog, lang: str) -> str:
     """Every source document with its sections, in the order given (the table's order)."""
     by_doc: dict[str, list[str]] = {}
     for source in sources:
         if not source:
             continue
-        doc, section = _split_source(source)
+        doc, section = split_source(source)
         sections = by_doc.setdefault(doc, [])
+        section = format_section(section, lang)
         if section and section not in sections:
             sections.append(section)
     if not by_doc:
@@ -399,8 +515,8 @@ def _sources_note(sources: list[str], catalog: Catalog, lang: str) -> str:
     sep = label("separators.list", lang)
     parts = []
     for doc, sections in by_doc.items():
-        document = label("source_note.document", lang, doc=doc, title=titles[doc]) \
-            if doc in titles else doc
+        document = label("source_note.document", lang, doc=format_document(doc, lang),
+                         title=titles[doc]) if doc in titles else format_document(doc, lang)
         parts.append(label("source_note.with_sections", lang, document=document,
                            sections=sep.join(sections)) if sections else document)
     return (label("source_note.prefix", lang) + label("separators.documents", lang).join(parts)
@@ -580,12 +696,20 @@ def task_table(tasks: pd.DataFrame, catalog: Catalog, lang: str, *,
         .cols_align("center", columns=["number"])
         .cols_align("left", columns=["task", "departments", "targets"])
     )
-    if statuses is None:
-        gt = gt.cols_width(number="7%", task="33%", departments="27%", targets="33%")
-    else:
-        gt = (gt.cols_width(number="6%", task="30%", departments="23%", targets="29%",
-                            status="12%")
-              .cols_align("center", columns=[TASK_STATUS_COLUMN]))
+    # One line per department or target: the widths see each line on its own.
+    contents = {
+        "number": list(rows["number"]), "task": list(rows["task"]),
+        "departments": [x for text in rows["departments"] for x in text.split("\n") if x],
+        "targets": [_linked_line(name, target, lang) for pairs in rows["linked"]
+                    for name, target in pairs],
+    }
+    if statuses is not None:
+        contents[TASK_STATUS_COLUMN] = list(rows[TASK_STATUS_COLUMN])
+    gt = gt.cols_width(**content_widths(
+        contents, {c: label(f"task_table.columns.{c}", lang) for c in columns}, lang,
+        flexible={"task": 1.2, "departments": 0.8, "targets": 1.0}))
+    if statuses is not None:
+        gt = gt.cols_align("center", columns=[TASK_STATUS_COLUMN])
         gt = _style_task_status(gt, rows)
     sources = _sources_note(list(rows["source"]), catalog, lang)
     if sources:

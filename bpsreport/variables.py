@@ -24,9 +24,10 @@ Keys (every leaf ends in a language, ``zh`` or ``en``)
     Counts for the whole year, as plain numbers (``10``; English groups thousands):
     ``indicators`` (indicators with any figure), ``actuals`` (with an actual),
     ``with_target`` (with a target or stated rate), ``assessed`` (with a target *and* an
-    actual), one count per status (``met``, ``nearly_met``, ``not_met``, ``no_target``,
-    ``no_data``), and, when that year has a task list, ``tasks`` (number of key tasks)
-    and ``task_domains`` (domains that have tasks).
+    actual), one count per status (``met``, ``met_as_stated``, ``nearly_met``, ``not_met``,
+    ``no_target``, ``no_data``; those with a target add up to ``with_target``), and, when
+    that year has a task list, ``tasks`` (number of key tasks) and ``task_domains``
+    (domains that have tasks).
 
 ``y<year>.domains.<domain_id>.<field>.<lang>``
     The same counts for one domain, plus ``name`` (公共教育 / Public education) and, with
@@ -238,7 +239,8 @@ def _read_year(clean_dir: Path, unit_id: str, year: int) -> tuple[pd.DataFrame, 
 def load_edition(config_file: Path, year: int) -> dict:
     """The ``editions.<year>`` entry of ``config/edition.yml``, checked.
 
-    The entry gains ``list_separator`` (from the top of the file) for joining list fields.
+    The entry gains ``list_separator`` and ``list_end`` (from the top of the file) for
+    joining list fields into a sentence (the 抄送 line ends with 。).
     """
     config_file = Path(config_file)
     with open(config_file, encoding="utf-8") as fh:
@@ -261,9 +263,10 @@ def load_edition(config_file: Path, year: int) -> dict:
     separator = config.get("list_separator") or {}
     if any(lang not in separator for lang in LANGS):
         problems.append("list_separator needs a zh and an en value")
+    list_end = config.get("list_end") or {}
     if problems:
         raise EditionConfigError(f"{config_file}: " + "; ".join(problems))
-    return {**entry, "list_separator": dict(separator)}
+    return {**entry, "list_separator": dict(separator), "list_end": dict(list_end)}
 
 
 def _text_or_items(value) -> bool:
@@ -278,11 +281,14 @@ def edition_variables(entry: Mapping, year: int) -> dict[str, dict[str, str]]:
     task_year = int(entry.get("task_year", summary_year + 1))
     fill = {"summary_year": summary_year, "task_year": task_year}
     separator = entry.get("list_separator") or {}
+    list_end = entry.get("list_end") or {}
 
     def text(name: str, lang: str) -> str:
         value = entry[name][lang]
-        if isinstance(value, list):  # e.g. the bodies of the cc line
+        if isinstance(value, list):  # e.g. the bodies of the cc line, a sentence of its own
             value = separator.get(lang, ", ").join(str(v) for v in value)
+            end = str(list_end.get(lang, ""))
+            value += "" if value.endswith(end) else end
         return str(value).format(**fill)
 
     out = {name: {lang: text(name, lang) for lang in LANGS} for name in EDITION_TEXT_FIELDS}

@@ -151,9 +151,13 @@ def test_alt_text_of_funding_and_satisfaction(observations, observations_all_yea
 def test_overview_alt_counts_statuses_per_domain(assessment, synthetic_catalog):
     zh = charts.overview_status_chart(assessment, synthetic_catalog, "zh").alt
     en = charts.overview_status_chart(assessment, synthetic_catalog, "en").alt
-    assert "住房保障：已完成1项、基本完成1项、未完成1项" in zh
-    assert "就业保障：已完成4项" in zh
-    assert "Housing security: 1 met, 1 nearly met, 1 not met" in en
+    assert "住房保障3项，其中已完成1项、基本完成1项、未完成1项" in zh
+    assert "就业保障4项，其中已完成4项" in zh
+    assert "Housing security, 3 (1 met, 1 nearly met, 1 not met)" in en
+    # The cross-cutting part is counted too, so the parts add up to every indicator.
+    assert "资金投入与绩效考评5项，其中无目标5项" in zh
+    assert "Funding and performance evaluation, 5 (5 without a target)" in en
+    assert en.startswith(f"{len(assessment)} indicators for 2017")
     # Domains without indicators are named, not dropped.
     assert "公共卫生" in zh and "Medical security" in en
 

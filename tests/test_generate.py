@@ -134,7 +134,7 @@ def test_sources_page_lists_documents_and_every_figure(project):
                        (project / "data" / "clean" / "gd-province").glob("*/observations.parquet")
                        if int(p.parent.name) <= 2018)
     assert en.count("\n| ") - en.count("\n| Number |") - en.count("\n| Indicator |") \
-        - en.count("\n| 粤财办") == observations
+        - en.count("\n| Yue Cai Ban") == observations
 
 
 def test_unchanged_parts_are_not_rewritten(project):

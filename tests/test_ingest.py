@@ -162,6 +162,44 @@ def test_derived_accepts_chinese_and_short_forms(project: Path, tiny_catalog) ->
     }
 
 
+def _with_stated_outcome(project: Path, outcome: str, measure: str = "target") -> Path:
+    """The fixture's urban_new_jobs rows with a stated_outcome column; ``outcome`` on the
+    row of ``measure``."""
+    path = project / OBS17 / "employment_security.csv"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    out = [lines[0] + ",stated_outcome"]
+    for line in lines[1:]:
+        out.append(line + ("," + outcome if f",{measure}," in line and "urban_new_jobs" in line else ","))
+    path.write_text("\n".join(out) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("written, stored", [("exceeded", "exceeded"), ("超额完成", "exceeded"),
+                                             ("met", "met"), ("已完成", "met")])
+def test_stated_outcome_is_read_on_target_rows(project: Path, tiny_catalog, written, stored) -> None:
+    _with_stated_outcome(project, written)
+    obs = ingest_edition(project / "data" / "raw", tiny_catalog, "gd-province", 2017,
+                         root=project).observations
+    by_row = obs.set_index(["indicator_id", "measure"])["stated_outcome"].to_dict()
+    assert by_row[("urban_new_jobs", "target")] == stored
+    assert by_row[("urban_new_jobs", "actual")] == ""
+
+
+@pytest.mark.parametrize("written, measure, words", [
+    ("done", "target", "met (已完成) or exceeded (超额完成)"),
+    ("exceeded", "actual", "only filled in on target rows"),
+])
+def test_stated_outcome_errors_name_file_row_and_column(project: Path, tiny_catalog, written,
+                                                         measure, words) -> None:
+    path = _with_stated_outcome(project, written, measure)
+    with pytest.raises(InputValidationError) as caught:
+        ingest_edition(project / "data" / "raw", tiny_catalog, "gd-province", 2017, root=project)
+    [problem] = caught.value.problems
+    assert problem.file.endswith(path.name) and problem.column == "stated_outcome"
+    assert problem.found == written and words in problem.expected
+    assert problem.row == (2 if measure == "actual" else 3)
+
+
 def test_catalog_max_value_bounds_a_value(project: Path) -> None:
     raw = project / "data" / "raw"
     indicators = raw / "catalog/indicators/living_security.csv"

@@ -97,3 +97,49 @@ def test_assess_observations_pairs_actual_target_and_stated_rate():
     assert bool(jobs["completion_rate_stated"]) and bool(jobs["target_derived"])
     rate = out.loc["urban_registered_unemployment_rate"]
     assert rate["status"] == "no_target" and math.isnan(rate["completion_rate"])
+
+
+# --- a target the source states as met or exceeded, without a figure ---------------------------
+
+@pytest.mark.parametrize("outcome", ["met", "exceeded"])
+@pytest.mark.parametrize("target_type", ["count", "min"])
+def test_a_target_stated_as_met_without_a_figure_is_met_as_stated(outcome, target_type):
+    # 粤财办〔2018〕6号 一(二)3(1): "推进163家公共博物馆免费开放" ... 截至年底已超额完成 (no count given).
+    result = assess(None, 163, target_type, stated_outcome=outcome, rules=RULES)
+    assert result.status is TargetStatus.MET_AS_STATED
+    assert result.completion_rate is None
+
+
+def test_an_actual_or_a_stated_rate_decides_before_the_stated_outcome():
+    assert assess(150, 163, "count", stated_outcome="exceeded", rules=RULES).status \
+        is TargetStatus.NEARLY_MET
+    assert assess(None, 163, "count", stated_completion_rate=101.0, stated_outcome="met",
+                  rules=RULES).status is TargetStatus.MET
+
+
+def test_an_unknown_stated_outcome_is_refused():
+    with pytest.raises(ValueError):
+        assess(None, 163, "count", stated_outcome="done", rules=RULES)
+
+
+def test_assess_observations_reads_the_stated_outcome_of_the_target_row():
+    rows = pd.DataFrame([{
+        "unit_id": "gd-province", "year": 2017, "domain_id": "culture_sports",
+        "indicator_id": "public_museums_free_admission", "measure": "target",
+        "target_type": "count", "value": 163.0, "source": "粤财办〔2018〕6号 一(二)3(1)",
+        "derived": False, "stated_outcome": "exceeded",
+    }])
+    [row] = assess_observations(rows, RULES).to_dict("records")
+    assert (row["status"], row["stated_outcome"]) == ("met_as_stated", "exceeded")
+    assert math.isnan(row["completion_rate"]) and math.isnan(row["actual"])
+
+
+def test_every_status_has_labels_and_colours_and_met_as_stated_keeps_the_others():
+    statuses = load_status_config()["statuses"]
+    assert list(statuses) == [s.value for s in TargetStatus]
+    for status in TargetStatus:
+        assert {"zh", "en", "fill", "text"} <= set(statuses[status.value])
+    # The statuses that existed before keep their colours; the new one has its own.
+    assert statuses["met"]["fill"] == "#2E7D5B" and statuses["not_met"]["fill"] == "#B23A3A"
+    fills = [statuses[s]["fill"] for s in statuses]
+    assert len(set(fills)) == len(fills)

@@ -482,7 +482,7 @@ def test_generated_task_status_parts(filled, catalog, clean_2018):
     expected = set(generated_names(catalog, None, status_tasks=clean_2018["tasks"]))
     assert names == expected - {"sources.qmd"} and len(names) == 11  # 10 domains + all
     for lang, label, counts in (("zh", "已完成", "本领域4项任务：已完成1项，推进中1项，未启动1项，未报送1项。"),
-                                ("en", "Completed", "4 tasks in this domain: Completed: 1; In progress: 1; "
+                                ("en", "Completed", "Status of the domain's 4 tasks: Completed: 1; In progress: 1; "
                                                     "Not started: 1; Not reported: 1.")):
         folder = filled / "reports" / str(YEAR) / lang / "_generated"
         part = (folder / "task-status-employment_security.qmd").read_text(encoding="utf-8")

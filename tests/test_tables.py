@@ -195,7 +195,8 @@ def test_groups_are_domains_in_the_seed_order(assessment, catalog):
         ("zh", "livelihood_spending", "亿元", "10589", "—"),
         ("en", "livelihood_spending", "billion yuan", "1,058.9", "—"),
         ("zh", "hard_to_employ_employed", "万人", "17.26", "10"),
-        ("en", "hard_to_employ_employed", "million people", "0.1726", "0.1"),
+        # English writes what is below a million in full (172,600 people, not 0.1726 million).
+        ("en", "hard_to_employ_employed", "people", "172,600", "100,000"),
         ("en", "shantytown_renovation_starts", "units", "38,367", "—"),
         ("zh", "disability_living_allowance", "元/年", "—", "1890"),
         ("en", "disability_living_allowance", "yuan/year", "—", "1,890"),
@@ -256,16 +257,19 @@ def test_derived_values_are_footnoted_with_formula_and_source(assessment, obs201
     rows = tables.target_rows(assessment, catalog, "zh", observations=obs2017,
                               include_no_target=True)
     jobs = row(rows, "urban_new_jobs")
-    assert jobs["target_note"] == ("推算值：148.9 ÷ 135.4% (SYNTHETIC test formula)"
-                                   "（依据：粤财办〔2018〕6号 一(二)8(1)）")
+    assert jobs["target_note"] == ("推算值（万人）：148.9 ÷ 135.4% (SYNTHETIC test formula)。"
+                                   "依据：粤财办〔2018〕6号 一(二)8(1)。")
     assert jobs["actual_note"] == "" and jobs["completion_note"] == ""
     satisfaction = row(rows, "public_satisfaction")
-    assert satisfaction["actual_note"].startswith("推算值：83.64 − 0.67")
+    assert satisfaction["actual_note"].startswith("推算值（%）：83.64 − 0.67")
+    # English computes in the unit of the row (million people), cites in English.
     en = row(tables.target_rows(assessment, catalog, "en", observations=obs2017), "urban_new_jobs")
-    assert en["target_note"].startswith("Derived value: 148.9 ÷ 135.4%")
+    assert en["unit"] == "million people"
+    assert en["target_note"].startswith("Derived value (million people): 1.489 ÷ 135.4%")
+    assert en["target_note"].endswith("Source: Yue Cai Ban [2018] No. 6, Part I (2) 8 (1).")
     # Without the observations the formula is unknown, but the value is still marked.
     bare = row(tables.target_rows(assessment, catalog, "en"), "urban_new_jobs")
-    assert bare["target_note"] == "Derived value (based on 粤财办〔2018〕6号 一(二)8(1))"
+    assert bare["target_note"] == "Derived value. Source: Yue Cai Ban [2018] No. 6, Part I (2) 8 (1)."
 
 
 def test_only_derived_or_computed_cells_carry_a_footnote_mark(assessment, obs2017, catalog):
@@ -293,8 +297,10 @@ def test_sources_are_listed_by_document_with_their_sections(assessment, catalog)
     assert ("资料来源：粤财办〔2018〕6号 一(二)4(1)、一(二)7(1)、一(二)7(2)、一(二)8(1)；"
             "SYNTHETIC-A s1、s4、s3、s2、s5。") in zh   # row order
     en = tables.table_html(tables.target_table(assessment, catalog, "en", include_no_target=True))
-    # English names the document by number and by its catalog title.
-    assert "Sources: 粤财办〔2018〕6号 (Equalization summary and tasks (test title)), 一(一)2, " in en
+    # English names the document by its English number and its catalog title, and the
+    # sections in English (bpsreport/citations.py).
+    assert ("Sources: Yue Cai Ban [2018] No. 6 (Equalization summary and tasks (test title)), "
+            "Part I (1) 2, ") in en
 
 
 def test_status_rule_note_uses_the_configured_thresholds(assessment, catalog):
@@ -570,3 +576,18 @@ def test_real_2018_task_table_lists_the_34_tasks_with_their_targets(real):
     # 二(四)10: 通达率达到95%以上; 二(八)24: 城镇新增就业110万人.
     assert "行政村客运班车通达率：≥ 95%" in by_no[10].split("\n")
     assert "城镇新增就业：110万人" in by_no[24].split("\n")
+
+
+@pytest.mark.parametrize("lang, label, words", [
+    ("zh", "已完成（据原文）", "称该目标已超额完成，未列明实际值"),
+    ("en", "Met as stated", "Stated as exceeded in Yue Cai Ban [2018] No. 6, Part I (2) 3 (1)"),
+])
+def test_real_museums_target_is_met_as_the_source_states_it(real, lang, label, words):
+    # 一(二)3(1): 163 museums free to enter, "截至年底已超额完成", no count given.
+    r = row(tables.target_rows(real["assessment2017"], real["catalog"], lang),
+            "public_museums_free_admission")
+    assert (r["status_id"], r["status"], r["actual"], r["completion"]) == (
+        "met_as_stated", label, "—", "—")
+    assert words in r["status_note"]
+    html = tables.table_html(tables.target_table(real["assessment2017"], real["catalog"], lang))
+    assert words in html and status_fill("met_as_stated").upper() in html.upper()

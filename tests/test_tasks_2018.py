@@ -180,6 +180,27 @@ def test_each_2018_target_indicator_is_tied_to_exactly_one_task():
 
 
 @pytest.mark.parametrize("task_no", range(1, TASK_COUNT + 1))
+def test_title_is_the_official_name_in_the_seed(task_no):
+    """A task's title is its official name: the seed's words up to the first 。, exactly
+    (the seed's spaces around numbers are PDF-extraction artefacts, its ** are markup)."""
+    official = seed_tasks()[task_no]["text"].split("。", 1)[0]
+    title = task_rows()[task_no]["title_zh"]
+    assert title == official
+    assert not re.search(r"\s", title)
+
+
+@pytest.mark.parametrize("task_no", range(1, TASK_COUNT + 1))
+def test_summary_does_not_repeat_the_title(task_no):
+    """The description after the title is written anew: it does not restate the title
+    or a clause of it."""
+    row = task_rows()[task_no]
+    summary = _squeeze(row["summary_zh"])
+    for clause in re.split("[，、]", row["title_zh"]):
+        if len(clause) >= 8:
+            assert clause not in summary, clause
+
+
+@pytest.mark.parametrize("task_no", range(1, TASK_COUNT + 1))
 def test_summary_is_written_anew(task_no):
     summary = _squeeze(task_rows()[task_no]["summary_zh"])
     seed = seed_text()

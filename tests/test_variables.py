@@ -139,7 +139,10 @@ def test_edition_details_come_from_config(variables):
     assert "均等化2017年工作总结" in edition["title"]["zh"]
     assert edition["title"]["zh"].endswith("及2018年重点工作任务")
     assert "2017 Work Summary and Key Tasks for 2018" in edition["title"]["en"]
-    assert edition["cc"]["zh"].split("，") == ["各地级以上市人民政府", "各县（市、区）人民政府"]
+    # The 抄送 line is a sentence: joined per language, ending with 。 (config/edition.yml list_end).
+    assert edition["cc"]["zh"].endswith("。")
+    assert edition["cc"]["zh"][:-1].split("，") == ["各地级以上市人民政府", "各县（市、区）人民政府"]
+    assert edition["cc"]["en"].endswith("districts.")
     assert "{" not in "".join(v for f in edition.values() for v in f.values())
 
 
