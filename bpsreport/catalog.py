@@ -33,7 +33,7 @@ _COLUMNS = {
                 "issued", "seed_file"],
     "indicators": ["indicator_id", "domain_id", "name_zh", "name_en", "unit", "unit_en",
                    "en_factor", "direction", "decimals", "decimals_en", "max_value",
-                   "definition_zh", "definition_en"],
+                   "definition_zh", "definition_en", "reporting_department", "reporting_reason"],
 }
 # Columns that may be left empty.
 _OPTIONAL = {"max_value", "doc_number", "lead_departments"}
@@ -67,6 +67,10 @@ class Catalog:
         if isinstance(ids, str):
             ids = split_list(ids)
         return [str(self.departments.at[i, f"name_{lang}"]) for i in ids]
+
+    def reporting_department(self, indicator_id: str) -> str:
+        """The one department that reports an indicator (``reporting_department``)."""
+        return str(self.indicators.at[indicator_id, "reporting_department"])
 
     def upper_bound(self, indicator_id: str) -> float | None:
         """Largest plausible value: ``max_value``, else 100 for ``%``, else no bound."""
@@ -210,6 +214,8 @@ def load_catalog(raw_dir: Path, *, root: Path | None = None) -> Catalog:
         _check_number(part, "decimals", problems, integer=True)
         _check_number(part, "decimals_en", problems, integer=True)
         _check_number(part, "max_value", problems, optional=True)
+        _check_refs(part, "reporting_department", set(departments["department_id"]),
+                    "department", problems)
         for i, ind in part["indicator_id"].items():
             if ind in seen:
                 problems.add(part.attrs["file"], f"a unique indicator id (already defined in {seen[ind]})",
