@@ -67,6 +67,8 @@ class CleanEdition:
 class CleanResult:
     catalog: Catalog
     editions: dict[tuple[str, int], CleanEdition]
+    # What ingestion settled without stopping (a figure two submissions agree on).
+    warnings: list[str] = field(default_factory=list)
 
 
 def _dependency_hash(paths: ProjectPaths) -> str:
@@ -127,7 +129,8 @@ def build_clean(paths: ProjectPaths, *, progress: Progress | None = None) -> Cle
     unchanged = _unchanged_since_last_build(paths, state)
     if unchanged is not None:
         return CleanResult(catalog, {key: CleanEdition(*key, folder, rewritten=False)
-                                     for key, folder in unchanged.items()})
+                                     for key, folder in unchanged.items()},
+                           warnings=_saved_warnings(paths))
 
     ingested = ingest_all(paths.raw, catalog, root=paths.root)
     if progress is not None:
@@ -157,12 +160,22 @@ def build_clean(paths: ProjectPaths, *, progress: Progress | None = None) -> Cle
         editions[(unit_id, year)] = CleanEdition(unit_id, year, folder, rewritten=True,
                                                  _tables={k: v for k, v in tables.items() if v is not None})
     clean_store.write_catalog(paths.clean, catalog)
+    warnings = [str(w) for _, r in sorted(ingested.items()) for w in r.warnings]
     # Written last: it only vouches for clean data that is completely in place.
     clean_store.write_json_atomic(paths.clean / STATE_FILE, {
         "state": state,
         "editions": [{"unit_id": u, "year": y} for (u, y) in sorted(editions)],
+        "warnings": warnings,
     })
-    return CleanResult(catalog, editions)
+    return CleanResult(catalog, editions, warnings=warnings)
+
+
+def _saved_warnings(paths: ProjectPaths) -> list[str]:
+    try:
+        saved = json.loads((paths.clean / STATE_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    return [str(w) for w in saved.get("warnings") or []]
 
 
 def require_edition(result: CleanResult, unit_id: str, year: int, paths: ProjectPaths) -> CleanEdition:

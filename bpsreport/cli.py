@@ -350,6 +350,8 @@ def run_build(paths: ProjectPaths, year: int, unit: str | None, renderer: str, r
                  f"unit-years rewritten in data/clean/ ({_took(time.monotonic() - t)})")
     else:
         rep.info("   data/raw/ unchanged since the last build: nothing to validate")
+    for warning in result.warnings:
+        rep.warning(str(warning))
     unit_id = unit or result.catalog.default_unit
     require_edition(result, unit_id, year, paths)
     rep.say(editions_table(result), summary_level)
