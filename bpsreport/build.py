@@ -259,13 +259,19 @@ def build_sources(paths: ProjectPaths, unit_id: str, year: int) -> list:
     and are only rewritten when their content changes.
     """
     from .generate import generate_edition_parts
-    from .variables import build_edition_variables, write_variables
+    from .notebooks import read_clean_catalog
+    from .variables import (build_edition_variables, variables_reference, write_variables,
+                            write_variables_reference)
 
     if not (paths.root / "reports" / str(year)).is_dir():
         raise NoSuchEdition(
             f"There are no report sources for {year}: expected the folder "
             f"{paths.shown(paths.root / 'reports' / str(year))}/ with zh/ and en/ narrative.")
-    write_variables(paths.root, build_edition_variables(paths.root, unit_id, year))
+    variables = build_edition_variables(paths.root, unit_id, year)
+    write_variables(paths.root, variables)
+    # The staff's reference of every variable with its value (check's hints point to it).
+    write_variables_reference(paths.root, year, variables_reference(
+        variables, read_clean_catalog(paths.clean / "catalog"), unit_id, year))
     return generate_edition_parts(paths.root, unit_id, year)
 
 
