@@ -324,12 +324,14 @@ def _carry_other_editions(live: Path, staging: Path, year: int) -> None:
 
 
 def render_edition(paths: ProjectPaths, unit_id: str, year: int, renderer: str = "auto", *,
-                   progress: Progress | None = None):
+                   progress: Progress | None = None, draft: bool = False):
     """Render the site and the PDFs; on any failure the previous output stays as it was.
 
     Returns ``(RenderResult, ran)``; ``ran`` is False when nothing the render reads
     changed since the last successful render. With a backend that reports progress (the
-    built-in one), ``progress`` gets ``pdfs`` and ``pages`` events.
+    built-in one), ``progress`` gets ``pdfs`` and ``pages`` events. ``draft`` (the edition
+    still has errors, see :func:`bpsreport.check.run_checks`) is passed to the backend,
+    which marks every page; it is part of what the render is made from.
     """
     import shutil
     import tempfile
@@ -340,7 +342,7 @@ def render_edition(paths: ProjectPaths, unit_id: str, year: int, renderer: str =
     version = backend.version()
     site, pdf_dir = paths.root / "_site", paths.edition_build(unit_id, year) / "pdf"
     state_file = paths.edition_build(unit_id, year) / RENDER_STATE
-    inputs = _render_inputs(paths, unit_id, year, version)
+    inputs = {**_render_inputs(paths, unit_id, year, version), "draft": bool(draft)}
     try:
         saved = json.loads(state_file.read_text(encoding="utf-8"))
     except (FileNotFoundError, json.JSONDecodeError):
@@ -352,7 +354,8 @@ def render_edition(paths: ProjectPaths, unit_id: str, year: int, renderer: str =
     staging_root = Path(tempfile.mkdtemp(prefix=".render-", dir=paths.root))
     try:
         request = RenderRequest(root=paths.root, unit_id=unit_id, year=year,
-                                site_dir=staging_root / "site", pdf_dir=staging_root / "pdf")
+                                site_dir=staging_root / "site", pdf_dir=staging_root / "pdf",
+                                draft=bool(draft))
         _carry_other_editions(site, request.site_dir, year)
         if progress is not None and _reports_progress(backend):
             result = backend.render(request, progress=lambda stage, done, total, item="":

@@ -59,7 +59,7 @@ from .errors import PipelineError
 from .submissions import (NO_STATUS, STATUS_ORDER, status_counts, task_status_count,
                           task_status_frame, task_status_label)
 from .formatting import LANGS, format_quantity, format_target
-from .variables import format_date, indicator_variables, write_text_if_changed
+from .variables import format_date, write_text_if_changed
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE_DIR = PROJECT_ROOT / "templates"
@@ -316,8 +316,7 @@ def results_parts(catalog: Catalog, *, unit_id: str, year: int, lang: str,
     empty = pd.DataFrame(columns=["indicator_id", "domain_id"])
     assessment = assessment if assessment is not None and len(assessment) else empty
     previous = previous if previous is not None and len(previous) else empty
-    fields = indicator_variables(assessment, catalog) if len(assessment) else {}
-    previous_fields = indicator_variables(previous, catalog) if len(previous) else {}
+    fields, previous_fields = _figure_fields(assessment), _figure_fields(previous)
     note = _generated_note(unit_id, year, f"data/clean/{unit_id}/{year}/assessment.parquet")
     order = list(catalog.indicators.index)
     out: dict[str, str] = {}
@@ -351,6 +350,17 @@ def results_parts(catalog: Catalog, *, unit_id: str, year: int, lang: str,
         for name in ("results-overview.qmd", "difficulties-counts.qmd"):
             out[name] = template.render(note=note, paragraphs=[t("generated_no_year_data")])
         out["overview-figures.qmd"] = template.render(note=note, items=[t("generated_no_year_data")])
+    return out
+
+
+def _figure_fields(assessment: pd.DataFrame) -> dict[str, set[str]]:
+    """The ``y<year>.<indicator_id>.*`` fields each indicator has, as
+    :func:`bpsreport.variables.indicator_variables` writes them (without formatting)."""
+    columns = {"actual": "actual", "target": "target", "completion": "completion_rate"}
+    out: dict[str, set[str]] = {}
+    for rec in assessment.to_dict("records"):
+        out[str(rec["indicator_id"])] = {"name", "status"} | {
+            name for name, column in columns.items() if column in rec and pd.notna(rec[column])}
     return out
 
 

@@ -331,19 +331,38 @@ def build_variables(clean_dir: Path, catalog: Catalog, unit_id: str, years: Iter
     rules
         Status thresholds (default: ``config/status.yml``).
     """
-    years = sorted({int(y) for y in years})
+    tables = {}
+    for year in sorted({int(y) for y in years}):
+        assessment, tasks = _read_year(clean_dir, unit_id, year)
+        status_path = Path(clean_dir) / unit_id / str(year) / "task_status.parquet"
+        tables[year] = {"assessment": assessment, "tasks": tasks,
+                        "task_status": pd.read_parquet(status_path) if status_path.exists() else None}
+    return variables_from_tables(tables, catalog, unit_id, edition=edition,
+                                 edition_year=edition_year, rules=rules)
+
+
+def variables_from_tables(tables: Mapping[int, Mapping[str, pd.DataFrame | None]], catalog: Catalog,
+                          unit_id: str, *, edition: Mapping | None = None,
+                          edition_year: int | None = None,
+                          rules: StatusRules | None = None) -> dict:
+    """:func:`build_variables` from tables in memory: ``{year: {"assessment": …, "tasks": …,
+    "task_status": …}}`` (``tasks`` and ``task_status`` may be ``None``).
+
+    ``pipeline.py check`` computes the variables of the raw data as it is now this way,
+    without reading a previous build.
+    """
+    years = sorted(int(y) for y in tables)
     status_year = edition_year if edition_year is not None else (years[0] if years else None)
     data: dict = {}
     for year in years:
-        assessment, tasks = _read_year(clean_dir, unit_id, year)
+        assessment, tasks = tables[year]["assessment"], tables[year].get("tasks")
+        task_status = tables[year].get("task_status")
         entry = indicator_variables(assessment, catalog)
         entry["summary"], entry["domains"] = summary_variables(assessment, tasks, catalog)
-        status_path = Path(clean_dir) / unit_id / str(year) / "task_status.parquet"
         # Statuses belong to the edition that reports on this list: the 2018 edition
         # reports on the 2018 tasks, while the 2017 edition only publishes them.
-        if year == status_year and tasks is not None and len(tasks) and status_path.exists():
-            entry["tasks"] = task_status_variables(pd.read_parquet(status_path),
-                                                   entry["summary"], entry["domains"])
+        if year == status_year and tasks is not None and len(tasks) and task_status is not None:
+            entry["tasks"] = task_status_variables(task_status, entry["summary"], entry["domains"])
         data[f"y{year}"] = entry
     if edition is not None:
         data["edition"] = edition_variables(edition, edition_year if edition_year is not None else years[0])

@@ -59,6 +59,9 @@ class RenderRequest:
     site_dir: Path
     pdf_dir: Path
     langs: tuple[str, ...] = ("zh", "en")
+    # True while `pipeline.py check` reports errors for the edition: every PDF page and
+    # site page then carries a visible 征求意见稿 / DRAFT mark.
+    draft: bool = False
 
 
 @dataclass
