@@ -125,8 +125,9 @@ def _scratch_project(root: Path, unit_id: str, year: int, catalog: Catalog,
     return [job.output_path.relative_to(dest).as_posix() for job in jobs]
 
 
-def _problem(error: Exception, fallback: str, notebooks: list[str]) -> ResolutionProblem:
-    text = str(error).strip()
+def _problem(error: Exception, fallback: str, notebooks: list[str], scratch: Path) -> ResolutionProblem:
+    # Paths in the message are the project's: the scratch copy mirrors it.
+    text = str(error).strip().replace(f"{scratch}/", "").replace(str(scratch), ".")
     m = _LOCATED.match(text)
     path, line, message = (m.group("path"), int(m.group("line")), m.group("message")) if m \
         else (fallback, None, text)
@@ -182,7 +183,7 @@ def resolve_edition(root: Path, unit_id: str, year: int, *, catalog: Catalog,
         try:
             plan = plan_site(dest, langs, dest / "_site", year=int(year))
         except (RenderError, OSError, ValueError) as exc:
-            add(_problem(exc, f"reports/{year}", notebooks))
+            add(_problem(exc, f"reports/{year}", notebooks, dest))
             return list(found.values())
         for lang, project in plan.projects.items():
             project.variables = dict(variables or {})
@@ -192,7 +193,7 @@ def resolve_edition(root: Path, unit_id: str, year: int, *, catalog: Catalog,
                     doc = resolve_document(page.source, project=project, lang=lang, target="html")
                     check_page_links(plan, page, doc.lines)
                 except (RenderError, OSError, ValueError) as exc:
-                    add(_problem(exc, rel, notebooks))
+                    add(_problem(exc, rel, notebooks, dest))
             report = dest / "reports" / str(year) / lang / REPORT_SOURCE
             if not report.is_file():
                 add(ResolutionProblem(f"reports/{year}/{lang}", None, "render-error",
@@ -202,7 +203,7 @@ def resolve_edition(root: Path, unit_id: str, year: int, *, catalog: Catalog,
             try:
                 doc = resolve_document(report, project=project, lang=lang, target="typst")
             except (RenderError, OSError, ValueError) as exc:
-                add(_problem(exc, report.relative_to(dest).as_posix(), notebooks))
+                add(_problem(exc, report.relative_to(dest).as_posix(), notebooks, dest))
                 continue
             for file, line, message in resolved_heading_problems(doc.lines):
                 try:
