@@ -83,7 +83,7 @@ _INLINE_MARKUP = [
     (re.compile(r"(｛[ \t]*[#.][\w-])"), "{#id}", "an attribute"),
 ]
 _HEADING_NO_SPACE = re.compile(r"^(#{1,6})(?=[^\s#|!])")
-_MARKER_THEN_ODD = re.compile(rf"^[ \t]*(#{{1,6}}|[-*+]|\d+[.)]|>)([{ODD_SPACES}])")
+_MARKER_THEN_ODD = re.compile(rf"^[ \t]*(#{{1,6}}|[-*+]|\d+[.)]|>)[ \t]*([{ODD_SPACES}])")
 _LEADING_ODD = re.compile(rf"^[ \t]*([{ODD_SPACES}]+)(?=\S)")
 _DIV_FENCE = re.compile(r"^\s{0,3}(:{3,})(.*)$")
 _HEADING = re.compile(r"^(#{1,6})[ \t]+\S")

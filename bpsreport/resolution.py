@@ -43,7 +43,8 @@ from .formatting import LANGS
 GENERATED_DIR = "_generated"
 REPORT_SOURCE = "report.qmd"
 _LOCATED = re.compile(r"^(?P<path>[^\n:]+?):(?P<line>\d+): (?P<message>.*)$", re.S)
-_CODES = (
+_CODES = (  # the first match wins: the "supported: …" summary mentions cross-references
+    ("not supported", "unsupported-syntax"),
     ("included file", "include-missing"),
     ("include cycle", "include-missing"),
     ("unknown variable", "var-unknown"),
@@ -53,7 +54,6 @@ _CODES = (
     ("no cell labelled", "embed-missing"),
     ("notebook", "embed-missing"),
     ("link to", "link-missing"),
-    ("not supported", "unsupported-syntax"),
     ("front matter", "front-matter"),
 )
 
