@@ -125,6 +125,23 @@ def _scratch_project(root: Path, unit_id: str, year: int, catalog: Catalog,
     return [job.output_path.relative_to(dest).as_posix() for job in jobs]
 
 
+# A document with more problems than this is reported up to here (the rest after a fix).
+_MAX_PROBLEMS_PER_DOCUMENT = 30
+
+
+def _blank_line(path: Path, line: int) -> bool:
+    """Empty one line of a scratch file (the line count stays); False if it cannot be."""
+    try:
+        lines = path.read_text(encoding="utf-8-sig").split("\n")
+    except (OSError, UnicodeDecodeError):
+        return False
+    if not 1 <= line <= len(lines) or not lines[line - 1].strip():
+        return False
+    lines[line - 1] = ""
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return True
+
+
 def _problem(error: Exception, fallback: str, notebooks: list[str], scratch: Path) -> ResolutionProblem:
     # Paths in the message are the project's: the scratch copy mirrors it.
     text = str(error).strip().replace(f"{scratch}/", "").replace(str(scratch), ".")
@@ -162,8 +179,9 @@ def resolve_edition(root: Path, unit_id: str, year: int, *, catalog: Catalog,
     Returns
     -------
     list of ResolutionProblem
-        One per document that fails (the resolver stops at a document's first problem),
-        the same problem found through several documents only once; plus skipped heading
+        Every problem of every document, the same problem found through several documents
+        only once: the resolver stops at a document's first problem, so that line is
+        blanked in the scratch copy and the document resolved again. Plus skipped heading
         levels in each resolved ``report.qmd`` (the PDF numbers it as one document).
     """
     from .markup import resolved_heading_problems
@@ -175,7 +193,7 @@ def resolve_edition(root: Path, unit_id: str, year: int, *, catalog: Catalog,
     found: dict[tuple, ResolutionProblem] = {}
 
     def add(problem: ResolutionProblem) -> None:
-        found.setdefault((problem.path, problem.line, problem.message), problem)
+        found.setdefault((problem.path, problem.line, problem.code), problem)
 
     with tempfile.TemporaryDirectory(prefix="bpsreport-check-") as tmp:
         dest = Path(tmp).resolve()
@@ -185,25 +203,36 @@ def resolve_edition(root: Path, unit_id: str, year: int, *, catalog: Catalog,
         except (RenderError, OSError, ValueError) as exc:
             add(_problem(exc, f"reports/{year}", notebooks, dest))
             return list(found.values())
+        def resolve(source: Path, rel: str, project, lang: str, target: str, page=None):
+            """The resolved document; each problem found on the way is recorded and its line
+            blanked in the scratch copy, so that one run finds every problem, not only the
+            first of each document."""
+            for _ in range(_MAX_PROBLEMS_PER_DOCUMENT):
+                try:
+                    doc = resolve_document(source, project=project, lang=lang, target=target)
+                    if page is not None:
+                        check_page_links(plan, page, doc.lines)
+                    return doc
+                except (RenderError, OSError, ValueError) as exc:
+                    problem = _problem(exc, rel, notebooks, dest)
+                    add(problem)
+                    if problem.line is None or problem.code == "front-matter" or \
+                            not _blank_line(dest / problem.path, problem.line):
+                        return None
+            return None
+
         for lang, project in plan.projects.items():
             project.variables = dict(variables or {})
             for page in plan.pages.get(lang, []):
-                rel = page.rel.as_posix()
-                try:
-                    doc = resolve_document(page.source, project=project, lang=lang, target="html")
-                    check_page_links(plan, page, doc.lines)
-                except (RenderError, OSError, ValueError) as exc:
-                    add(_problem(exc, rel, notebooks, dest))
+                resolve(page.source, page.rel.as_posix(), project, lang, "html", page)
             report = dest / "reports" / str(year) / lang / REPORT_SOURCE
             if not report.is_file():
                 add(ResolutionProblem(f"reports/{year}/{lang}", None, "render-error",
                                       f"{REPORT_SOURCE}, the source of the {lang} PDF, is missing "
                                       "(docs/rendering.md); copy it from the previous edition"))
                 continue
-            try:
-                doc = resolve_document(report, project=project, lang=lang, target="typst")
-            except (RenderError, OSError, ValueError) as exc:
-                add(_problem(exc, report.relative_to(dest).as_posix(), notebooks, dest))
+            doc = resolve(report, report.relative_to(dest).as_posix(), project, lang, "typst")
+            if doc is None:
                 continue
             for file, line, message in resolved_heading_problems(doc.lines):
                 try:
