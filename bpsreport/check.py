@@ -775,15 +775,48 @@ def _generated_citations(data: _Data, sources: list[_Source], lang: str) -> set[
     return keys
 
 
+_FIELDS = ("name", "actual", "target", "target_amount", "completion", "status")
+
+
+def _structurally_unknown(data: _Data, key: str, lang: str) -> str | None:
+    """The message for a key that can be no indicator variable whatever the data holds
+    (an indicator id or field that does not exist), else None. Used for years whose data
+    does not validate yet, where the variables themselves cannot be computed."""
+    m = _INDICATOR_KEY.match(key)
+    if m is None or data.catalog is None or m.group(2) in RESERVED_KEYS:
+        return None
+    indicator, fld = m.group(2), m.group(3)
+    known = list(data.catalog.indicators.index)
+    if indicator in known and fld in _FIELDS:
+        return None
+    fixed_ind = indicator if indicator in known else next(
+        iter(difflib.get_close_matches(indicator, known, n=1, cutoff=0.75)), None)
+    fixed_fld = fld if fld in _FIELDS else next(iter(difflib.get_close_matches(fld, _FIELDS, n=1)), None)
+    hint = (f"; did you mean y{m.group(1)}.{fixed_ind}.{fixed_fld}.{m.group(4)}?"
+            if fixed_ind and fixed_fld else "; check the spelling")
+    return (f"there is no data variable {key}: "
+            + (f"no indicator {indicator} in the catalog" if indicator not in known
+               else f"no field {fld} (fields: {', '.join(_FIELDS)})")
+            + f"{hint} (every variable with its value: reports/{data.year}/VARIABLES.md, "
+            "written by the build)")
+
+
 def _check_variables(data: _Data, sources: list[_Source]) -> list[Finding]:
-    if data.variables is None:
-        return []
-    variables = data.variables
     findings = []
+    if data.variables is None:
+        for src, line, key in _citations(sources):
+            message = _structurally_unknown(data, key, src.lang)
+            if message:
+                findings.append(Finding(src.rel, line, ERROR, "var-unknown", message))
+        return findings
+    variables = data.variables
     cited: dict[str, set[str]] = {lang: _generated_citations(data, sources, lang) for lang in LANGS}
     for src, line, key in _citations(sources):
         cited[src.lang].add(key)
         if any(key.startswith(p) for p in data.unverifiable):
+            message = _structurally_unknown(data, key, src.lang)
+            if message:
+                findings.append(Finding(src.rel, line, ERROR, "var-unknown", message))
             continue
         if key in variables:
             if key.rsplit(".", 1)[-1] in LANGS and not key.endswith(f".{src.lang}"):
