@@ -121,6 +121,7 @@ import pandas as pd
 import yaml
 
 from .errors import PipelineError
+from .variables import REFERENCE_FILE  # reports/<year>/VARIABLES.md, written by the build
 from .variables import RESERVED as RESERVED_KEYS  # keys under y<year> that are not indicators
 
 ERROR, WARNING = "error", "warning"
@@ -310,6 +311,8 @@ def run_checks(root: Path | str, year: int, *, unit_id: str | None = None,
     findings += _check_task_status(data)
     if sources:
         findings += _check_resolution(data, findings)
+    refused = {(f.path, f.line) for f in data.findings if f.code == "data-invalid"}
+    findings = [f for f in findings if not (f.code == "task-no-status" and (f.path, f.line) in refused)]
     findings = sorted(set(findings), key=_sort_key)
     if department:
         findings = for_department(findings, data, department)
@@ -381,6 +384,11 @@ def _load_data(root: Path, year: int, unit_id: str | None) -> _Data:
                 results[key] = ingest_edition(raw, data.catalog, *key, root=root)
             except InputValidationError:
                 data.unverifiable.append(f"y{key[1]}.")
+        if f"y{year}." in data.unverifiable:
+            # The task list and the statuses that do validate still tell which tasks
+            # have none; the figures of the year are not used (see _structurally_unknown).
+            partial = _partial_edition(raw, data.catalog, data.unit_id, year, root)
+            data.tasks, data.task_status = partial.tasks, partial.task_status
     for result in results.values():
         for w in result.warnings:
             data.findings.append(Finding(w.file, w.row, WARNING, w.code, w.message,
@@ -407,6 +415,14 @@ def _load_data(root: Path, year: int, unit_id: str | None) -> _Data:
     _compute_variables(data, entry)
     _generate_parts(data)
     return data
+
+
+def _partial_edition(raw: Path, catalog, unit_id: str, year: int, root: Path):
+    """One unit-year as ingestion reads it, with the rows that failed left out."""
+    from .errors import ProblemCollector
+    from .ingest import _ingest_edition
+
+    return _ingest_edition(raw, catalog, unit_id, year, root, ProblemCollector())
 
 
 def _compute_variables(data: _Data, entry: dict | None) -> None:
@@ -1222,7 +1238,8 @@ def _check_todo(root: Path, year: int) -> list[Finding]:
     findings = []
     base = root / "reports" / str(year)
     files = sorted(p for p in base.rglob("*") if p.is_file() and p.suffix in (".qmd", ".md", ".yml", ".yaml")
-                   and GENERATED_DIR not in p.relative_to(base).parts) if base.is_dir() else []
+                   and GENERATED_DIR not in p.relative_to(base).parts
+                   and p.name != REFERENCE_FILE) if base.is_dir() else []
     for path in files:
         rel = path.relative_to(root).as_posix()
         for i, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines()):
