@@ -276,9 +276,16 @@ def _language_globals(lang: str, year: int, unit_id: str, text: dict) -> dict:
     def include(path: str) -> str:
         return "{{< include " + path + " >}}"
 
+    def edition_path(rel: str) -> str:
+        """A file of this edition and language from the project root. Parts include parts
+        this way: Quarto resolves a nested include against the top-level page, the
+        built-in renderer against the including file, and a root path means the same
+        under both (../shared/QUARTO.md, item 2)."""
+        return f"/reports/{year}/{lang}/{rel}"
+
     def generated(name: str) -> str:
         """A note for staff, then the include of a part the build writes from the data."""
-        path = f"/reports/{year}/{lang}/{GENERATED_DIR}/{name}"
+        path = edition_path(f"{GENERATED_DIR}/{name}")
         return t("generated_include", path=path) + "\n" + include(path)
 
     def embed(notebook: str, label: str) -> str:
@@ -286,7 +293,7 @@ def _language_globals(lang: str, year: int, unit_id: str, text: dict) -> dict:
                 + " >}}")
 
     return {"t": t, "var": var, "include": include, "embed": embed, "generated": generated,
-            "lang": lang, **years}
+            "edition_path": edition_path, "lang": lang, **years}
 
 
 def render_skeleton(catalog: Catalog, unit_id: str, current: YearData, previous: YearData, *,
