@@ -70,14 +70,17 @@ class CleanResult:
     """The clean editions; ``catalog`` is loaded on first use when none was given.
 
     ``mismatches`` are the files of data/clean that did not match their manifest and were
-    rebuilt from data/raw."""
+    rebuilt from data/raw; ``warnings`` what ingestion settled without stopping (a figure
+    two submissions agree on)."""
 
     def __init__(self, catalog: Catalog | Callable[[], Catalog],
                  editions: dict[tuple[str, int], CleanEdition],
-                 mismatches: list[clean_store.Mismatch] | None = None):
+                 mismatches: list[clean_store.Mismatch] | None = None, *,
+                 warnings: list[str] | None = None):
         self._catalog = catalog
         self.editions = editions
         self.mismatches = list(mismatches or [])
+        self.warnings = list(warnings or [])
 
     @property
     def catalog(self) -> Catalog:
@@ -220,7 +223,8 @@ def build_clean(paths: ProjectPaths, *, progress: Progress | None = None) -> Cle
             mismatches += clean_store.verify_folder(folder)
         if not mismatches:
             return CleanResult(catalog_now, {key: CleanEdition(*key, folder, rewritten=False)
-                                             for key, folder in unchanged.items()})
+                                             for key, folder in unchanged.items()},
+                               warnings=_saved_warnings(paths))
         # Fall through: validate data/raw and rewrite the sets that do not match.
 
     from .ingest import ingest_all
@@ -264,13 +268,23 @@ def build_clean(paths: ProjectPaths, *, progress: Progress | None = None) -> Cle
         editions[(unit_id, year)] = CleanEdition(unit_id, year, folder, rewritten=True,
                                                  _tables={k: v for k, v in tables.items() if v is not None})
     clean_store.write_catalog(paths.clean, catalog)
+    warnings = [str(w) for _, r in sorted(ingested.items()) for w in r.warnings]
     # Written last: it only vouches for clean data that is completely in place.
     clean_store.write_json_atomic(paths.clean / STATE_FILE, {
         "state": state,
         "editions": [{"unit_id": u, "year": y, "manifest_sha256": _manifest_hash(e.folder)}
                      for (u, y), e in sorted(editions.items())],
+        "warnings": warnings,
     })
-    return CleanResult(catalog, editions, mismatches)
+    return CleanResult(catalog, editions, mismatches, warnings=warnings)
+
+
+def _saved_warnings(paths: ProjectPaths) -> list[str]:
+    try:
+        saved = json.loads((paths.clean / STATE_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    return [str(w) for w in saved.get("warnings") or []]
 
 
 def require_edition(result: CleanResult, unit_id: str, year: int, paths: ProjectPaths) -> CleanEdition:
@@ -425,10 +439,16 @@ def build_sources(paths: ProjectPaths, unit_id: str, year: int, *, draft: bool =
         return [UnchangedPart(paths.root / p) for p in outputs if p != "_variables.yml"]
 
     from .generate import generate_edition_parts
-    from .variables import build_edition_variables, write_variables
+    from .notebooks import read_clean_catalog
+    from .variables import (build_edition_variables, variables_reference, write_variables,
+                            write_variables_reference)
 
     state_file.unlink(missing_ok=True)
-    write_variables(paths.root, build_edition_variables(paths.root, unit_id, year, draft=draft))
+    variables = build_edition_variables(paths.root, unit_id, year, draft=draft)
+    write_variables(paths.root, variables)
+    # The staff's reference of every variable with its value (check's hints point to it).
+    write_variables_reference(paths.root, year, variables_reference(
+        variables, read_clean_catalog(paths.clean / "catalog"), unit_id, year))
     parts = generate_edition_parts(paths.root, unit_id, year)
     clean_store.write_json_atomic(state_file, {"inputs": inputs,
                                                "outputs": _sources_outputs(paths, year)})
@@ -466,7 +486,9 @@ def render_edition(paths: ProjectPaths, unit_id: str, year: int, renderer: str =
 
     Returns ``(RenderResult, ran)``; ``ran`` is False when nothing the render reads
     changed since the last successful render. With a backend that reports progress (the
-    built-in one), ``progress`` gets ``pdfs`` and ``pages`` events.
+    built-in one), ``progress`` gets ``pdfs`` and ``pages`` events. ``draft`` (the edition
+    still has errors, see :func:`bpsreport.check.run_checks`) is passed to the backend,
+    which marks every page; it is part of what the render is made from.
     """
     from .publish import Publication
     from .render import RenderRequest, RenderResult, select_backend

@@ -40,7 +40,7 @@ _COLUMNS = {
                 "issued", "seed_file"],
     "indicators": ["indicator_id", "domain_id", "name_zh", "name_en", "unit", "unit_en",
                    "en_factor", "direction", "decimals", "decimals_en", "max_value",
-                   "definition_zh", "definition_en"],
+                   "definition_zh", "definition_en", "reporting_department", "reporting_reason"],
 }
 # Columns that may be left empty.
 _OPTIONAL = {"max_value", "doc_number", "lead_departments"}
@@ -79,6 +79,10 @@ class Catalog:
         if isinstance(ids, str):
             ids = split_list(ids)
         return [str(self.departments.at[i, f"name_{lang}"]) for i in ids]
+
+    def reporting_department(self, indicator_id: str) -> str:
+        """The one department that reports an indicator (``reporting_department``)."""
+        return str(self.indicators.at[indicator_id, "reporting_department"])
 
     def value_range(self, indicator_id: str, measure: str = "actual") -> tuple[float, float, str]:
         """``(lowest, highest, where the bound comes from)`` for a value of an indicator.
@@ -322,6 +326,8 @@ def load_catalog(raw_dir: Path, *, root: Path | None = None) -> Catalog:
         _check_number(part, "decimals_en", problems, integer=True, high=MAX_DECIMALS)
         _check_number(part, "max_value", problems, optional=True, low=0, above_low=True,
                       high=limits.max_abs_value, why=f" (values.max_abs in {limits.source})")
+        _check_refs(part, "reporting_department", set(departments["department_id"]),
+                    "department", problems)
         for i, ind in part["indicator_id"].items():
             if ind in seen:
                 problems.add(part.attrs["file"], f"a unique indicator id (already defined in {seen[ind]})",

@@ -1,72 +1,77 @@
-"""The pre-publication check: ``pipeline.py check`` (read-only, fast).
+"""The pre-publication check: ``pipeline.py check`` (read-only).
 
-Staff run it before they hand in their narrative and figures. It lists every problem it
-finds like a compiler does, one per line, with the file and line to open::
+Staff run it before they hand in their figures and narrative. It reads the files as they
+are now, validates and resolves them exactly as ``pipeline.py build`` would, and lists
+every problem like a compiler does, grouped by file, with the line (or spreadsheet row)
+to open and what to do::
 
-    reports/2017/zh/_parts/employment_security.qmd:3: error: number-contradicts: 城镇新增就业
-    is 148.9万人 in the data (2017 actual), but the text says 149.0万人; correct the figure ...
+    reports/2018/zh/_parts/employment_security.qmd
+      3: error: number-contradicts: 城镇新增就业 is 148.9万人 in the data (2017 actual), but
+         the text says 149.0万人; correct the figure ...
+
+    2 errors (错误), 1 warning (警告): 1 number-contradicts, 1 fullwidth-shortcode, ...
+
+A project that the check passes does not fail to build on input it could have seen: the
+raw data (catalog, domain files, task lists and department submissions) goes through the
+build's own validation (:func:`bpsreport.ingest.ingest_all`), the data variables and
+generated parts are made from it in memory as the build's stage 3 makes them, and every
+page and ``report.qmd`` is resolved for its target (HTML, Typst) by the build's resolver
+(:mod:`bpsreport.resolution`). What only running the notebooks, pandoc or Typst can show
+is not checked here.
 
 :func:`run_checks` returns :class:`Finding` objects, :func:`format_findings` prints them
 and :func:`blocks_publication` says whether any is an ``error`` (``pipeline.py check``
-then exits with code 6). The check never runs the build and writes nothing.
-
-What it reads
--------------
-- ``reports/<year>/{zh,en}/**/*.qmd`` (not ``_generated/``, which the build writes); every
-  file is checked as itself, so a finding in an included part names that part's line;
-- the data variables of the edition, computed in memory from ``data/clean`` by
-  :func:`bpsreport.variables.build_edition_variables` (``_variables.yml`` is only a
-  fallback when the clean data cannot be read, and is compared with the data when it
-  belongs to the same edition);
-- the clean catalog, assessment, observations and ``task_status`` of the edition year;
-- the raw observation files and department submissions of the report unit (for sources),
-  the year's task list, and ``config/edition.yml``.
+then exits with code 6, and ``pipeline.py build`` marks the edition as a draft). With
+``department``, only what that department must fix is returned: its workbook, the
+narrative files it edits and its tasks and figures (:func:`department_files`). The check
+never writes anything into the project.
 
 Findings (code: severity: what it means)
 ----------------------------------------
-``data-missing`` (error), ``data-stale`` (error), ``data-changed`` (error), ``variables-stale`` (warning)
-    There is no clean data for the edition, ``data/raw`` changed since the last build, a
-    file of ``data/clean`` no longer matches its ``manifest.json`` (edited by hand; one
-    finding per file), or ``_variables.yml`` differs from the data. Run the build;
-    everything that can be checked without it is still checked.
+``data-invalid`` (error), ``indicator-no-source`` (error)
+    A raw file does not validate, exactly as the build's data stage would refuse it: the
+    message names the sheet, column, the value found and what was expected (a missing
+    source is ``indicator-no-source``). ``given-twice``, ``not-reporting-department``
+    (warnings): two workbooks give the same figure or status, or a department gives one
+    another department reports (:mod:`bpsreport.submissions`).
 ``var-unknown`` (error), ``var-wrong-language`` (error)
-    ``{{< var key >}}`` names no data variable, or a variable of the other language.
-``var-unused`` (warning)
-    An indicator of the edition year with both an actual and a target that the text of one
-    language never cites. One finding per indicator (when neither language cites it, one
-    finding in the Chinese file says so).
+    ``{{< var key >}}`` names no data variable, or a variable of the other language. The
+    hint names the closest key and ``reports/<year>/VARIABLES.md`` (the list of every
+    variable with its value, written by the build).
+``figure-uncited`` (warning)
+    A figure of the edition year (an indicator with an actual, a target or a completion
+    rate) that no text of one language cites, neither the staff's nor a generated part
+    they include. One finding per indicator and language, naming the department that
+    reports it and the variable to use.
 ``lang-missing-file``, ``lang-missing-section``, ``lang-empty-section`` (errors)
     The Chinese and English sources mirror each other: files pair by their path below
     ``reports/<year>/<lang>/``; headings pair by their ``{#sec-…}`` id, headings without an
     id by their order; a section (the text up to the next heading, and the text before
     the first heading) that is empty in one language must be empty in the other.
-``include-missing`` (error)
-    ``{{< include … >}}`` names a file that does not exist (``_generated/`` parts are
-    written by the build and are not required yet).
+``fullwidth-shortcode``, ``shortcode-malformed``, ``fullwidth-markup``, ``markup-space``,
+``invisible-character``, ``unbalanced-emphasis``, ``unclosed-div``, ``heading-skipped`` (errors)
+    Markup that would be published as literal text (typed full-width, pasted from Word):
+    see :mod:`bpsreport.markup`.
+``include-missing``, ``embed-missing``, ``xref-missing``, ``link-missing``,
+``meta-unknown``, ``unsupported-syntax``, ``front-matter``, ``render-error`` (errors)
+    The render stage's resolver refuses a page or ``report.qmd`` (the first problem of
+    each document, at the file and line that causes it).
 ``number-typed`` (warning), ``number-contradicts`` (error)
     See *Typed numbers* below.
 ``task-no-status`` (error; warning for the first edition)
-    A task of the edition year's task list has no status in
-    ``data/clean/<unit>/<year>/task_status.parquet`` (or that table is absent). Only the
-    year's own list counts: the 2017 edition reports on the 2017 tasks, which the data does
-    not hold, so it has nothing to check. The first edition in ``config/edition.yml`` (the
-    seed edition) was written before statuses were collected, so there a missing status is
-    only a warning.
-``indicator-no-source`` (error)
-    A row of a raw observation file or department submission of the report unit (any year:
-    ingestion validates them all) with an empty ``source``. Submission rows without a value
-    (not reported) need no source.
+    A task of the edition year's task list has no status in the department submissions
+    (as they are now). The first edition in ``config/edition.yml`` (the seed edition) was
+    written before statuses were collected, so there a missing status is a warning.
 ``target-no-actual`` (warning), ``value-not-reported`` (warning)
     An indicator with a target but no actual in the edition year (one per indicator, at
     the submission row that should hold the actual or else the raw row of the target,
-    naming the responsible department); a submission row left empty for an indicator
+    naming the department that reports it); a submission row left empty for an indicator
     without a target.
 ``todo-left`` (error)
     A ``TODO`` marker in a file under ``reports/<year>/`` or in the ``<year>`` entry of
     ``config/edition.yml``.
-``raw-unreadable``, ``file-encoding`` (errors)
-    A raw file the check cannot read (``pipeline.py validate`` explains why), or a
-    ``.qmd`` file that is not UTF-8.
+``file-encoding`` (error)
+    A ``.qmd`` file that is not UTF-8.
 ``edition-missing``, ``edition-config`` (errors)
     There is no ``reports/<year>/``, or ``config/edition.yml`` has no valid entry for the
     year (the data variables are then checked without the ``edition.*`` keys).
@@ -105,17 +110,18 @@ False
 from __future__ import annotations
 
 import difflib
-import json
 import math
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
 import yaml
 
+from .errors import PipelineError
+from .variables import REFERENCE_FILE  # reports/<year>/VARIABLES.md, written by the build
 from .variables import RESERVED as RESERVED_KEYS  # keys under y<year> that are not indicators
 
 ERROR, WARNING = "error", "warning"
@@ -124,13 +130,19 @@ LANGS = ("zh", "en")
 LANG_NAMES = {"zh": "Chinese", "en": "English"}
 GENERATED_DIR = "_generated"
 EDITION_CONFIG = Path("config") / "edition.yml"
-VARIABLES_FILE = "_variables.yml"
-TASK_STATUS_FILE = "task_status.parquet"
 NO_STATUS = "no_status"
 STATUS_WORDS = ("completed 已完成 / in_progress 推进中 / not_started 未启动 / "
                 "not_applicable 不适用")
 # Fields of an indicator variable that hold a figure (name and status hold words).
 FIGURE_FIELDS = ("actual", "target_amount", "target", "completion")
+# The department that compiles the report edits the parts that are not a domain's.
+COMPILING_DEPARTMENT = "finance"
+
+
+class UnknownDepartment(PipelineError):
+    """``--department`` names no department of the catalog."""
+
+    exit_code = 2
 
 
 @dataclass(frozen=True)
@@ -138,7 +150,8 @@ class Finding:
     """One problem: where it is, how serious, a short code and what to do about it.
 
     ``path`` is relative to the project root; ``line`` is 1-based (a spreadsheet row for
-    data files) or ``None`` when the finding concerns the whole file.
+    data files) or ``None`` when the finding concerns the whole file. ``departments`` are
+    the departments the finding concerns beyond the file's own (a figure they report).
     """
 
     path: str
@@ -146,6 +159,7 @@ class Finding:
     severity: str
     code: str
     message: str
+    departments: tuple[str, ...] = field(default=(), compare=False)
 
     def __post_init__(self):
         if self.severity not in SEVERITIES:
@@ -168,26 +182,49 @@ def blocks_publication(findings: Iterable[Finding]) -> bool:
     return any(f.severity == ERROR for f in findings)
 
 
-def format_findings(findings: Iterable[Finding]) -> str:
-    """One line per finding, sorted by file and line, then a count.
+def count_line(findings: Iterable[Finding]) -> str:
+    """``2 errors (错误), 1 warning (警告): 2 var-unknown, 1 figure-uncited. …``"""
+    findings = list(findings)
+    errors = sum(f.severity == ERROR for f in findings)
+    warnings = len(findings) - errors
+    kinds = Counter(f.code for f in findings)
+    per_kind = ", ".join(f"{n} {code}" for code, n in sorted(kinds.items(), key=lambda x: (-x[1], x[0])))
+    tail = ("Errors block publication: fix them and run the check again."
+            if errors else "Warnings do not block publication.")
+    return (f"{errors} error{'s' if errors != 1 else ''} (错误), "
+            f"{warnings} warning{'s' if warnings != 1 else ''} (警告): {per_kind}. {tail}")
 
-    >>> print(format_findings([Finding("a.qmd", 3, "warning", "var-unused", "…")]))
-    a.qmd:3: warning: var-unused: …
-    0 errors (错误), 1 warning (警告). Warnings do not block publication.
+
+def format_findings(findings: Iterable[Finding], *, errors_only: bool = False) -> str:
+    """The findings grouped by file, sorted by line, then one line counting each kind.
+
+    With ``errors_only`` the warnings are left out of the list (not out of the count).
+
+    >>> print(format_findings([Finding("a.qmd", 3, "warning", "figure-uncited", "…")]))
+    a.qmd
+      3: warning: figure-uncited: …
+    <BLANKLINE>
+    0 errors (错误), 1 warning (警告): 1 figure-uncited. Warnings do not block publication.
     """
     findings = sorted(findings, key=_sort_key)
     if not findings:
         return "No problems found (没有发现问题)."
-    errors = sum(f.severity == ERROR for f in findings)
-    warnings = len(findings) - errors
-    tail = ("Errors block publication: fix them and run the check again."
-            if errors else "Warnings do not block publication.")
-    count = (f"{errors} error{'s' if errors != 1 else ''} (错误), "
-             f"{warnings} warning{'s' if warnings != 1 else ''} (警告). {tail}")
-    return "\n".join([*map(str, findings), count])
+    lines: list[str] = []
+    by_file: dict[str, list[Finding]] = defaultdict(list)
+    for f in findings:
+        if f.severity == ERROR or not errors_only:
+            by_file[f.path].append(f)
+    for path, own in by_file.items():
+        lines.append(path)
+        data_file = path.endswith((".xlsx", ".csv"))
+        for f in own:
+            where = "" if f.line is None else (f"row {f.line}: " if data_file else f"{f.line}: ")
+            lines.append(f"  {where}{f.severity}: {f.code}: {f.message}")
+        lines.append("")
+    return "\n".join([*lines, count_line(findings)])
 
 
-# --- the edition's data, read once ------------------------------------------------------------
+# --- the edition's data, read once from data/raw ------------------------------------------------
 
 @dataclass
 class _Figure:
@@ -205,18 +242,23 @@ class _Figure:
 
 @dataclass
 class _Data:
+    """What the build would make of ``data/raw`` and ``config`` now, held in memory."""
+
     root: Path
     year: int
     unit_id: str
     catalog: object | None = None              # bpsreport.catalog.Catalog
+    nested: dict | None = None                 # the variables as _variables.yml would hold them
     variables: dict[str, str] | None = None    # flat key -> text
     assessment: pd.DataFrame | None = None
     observations: pd.DataFrame | None = None
+    tasks: pd.DataFrame | None = None          # the edition year's own task list
     task_status: pd.DataFrame | None = None
-    fresh: bool = False
+    tables: dict[int, dict] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
     # Key prefixes whose variables could not be computed, so citing them is not an error.
     unverifiable: list[str] = field(default_factory=list)
+    parts: dict[str, dict[str, str]] = field(default_factory=dict)  # generated parts by language
 
     def rel(self, path: Path) -> str:
         try:
@@ -225,7 +267,8 @@ class _Data:
             return str(path)
 
 
-def run_checks(root: Path | str, year: int, *, unit_id: str | None = None) -> list[Finding]:
+def run_checks(root: Path | str, year: int, *, unit_id: str | None = None,
+               department: str | None = None) -> list[Finding]:
     """Check one edition before publication; see the module docstring for every finding.
 
     Parameters
@@ -237,12 +280,16 @@ def run_checks(root: Path | str, year: int, *, unit_id: str | None = None) -> li
     unit_id
         The report unit; by default the edition's ``unit_id`` in ``config/edition.yml``,
         else the catalog's default unit.
+    department
+        A department id: keep only what that department must fix (:func:`department_files`).
 
     Returns
     -------
     list of Finding
         Sorted by file and line. Nothing is written anywhere.
     """
+    from .markup import markup_problems
+
     root = Path(root)
     year = int(year)
     data = _load_data(root, year, unit_id)
@@ -253,17 +300,23 @@ def run_checks(root: Path | str, year: int, *, unit_id: str | None = None) -> li
         findings.append(Finding(f"reports/{year}", None, ERROR, "edition-missing",
                                 f"there is no reports/{year}/zh/ or reports/{year}/en/; start the "
                                 f"edition with `pipeline.py new-year {year}`"))
+    for src in sources:
+        findings += [Finding(src.rel, p.line, ERROR, p.code, p.message)
+                     for p in markup_problems(src.lines, body_start=src.body_start)]
     findings += _check_mirror(sources)
-    findings += _check_includes(root, sources)
     findings += _check_variables(data, sources)
     findings += _check_numbers(data, sources)
     findings += _check_todo(root, year)
-    observation_rows, submission_rows, unreadable = _raw_rows(data)
-    findings += unreadable
-    findings += _check_raw_sources(data, observation_rows, submission_rows)
-    findings += _check_targets(data, submission_rows)
+    findings += _check_targets(data, _submission_rows(data))
     findings += _check_task_status(data)
-    return sorted(set(findings), key=_sort_key)
+    if sources:
+        findings += _check_resolution(data, findings)
+    refused = {(f.path, f.line) for f in data.findings if f.code == "data-invalid"}
+    findings = [f for f in findings if not (f.code == "task-no-status" and (f.path, f.line) in refused)]
+    findings = sorted(set(findings), key=_sort_key)
+    if department:
+        findings = for_department(findings, data, department)
+    return findings
 
 
 def _edition_entry(root: Path, year: int) -> tuple[dict | None, int | None]:
@@ -280,86 +333,153 @@ def _edition_entry(root: Path, year: int) -> tuple[dict | None, int | None]:
     return (entry if isinstance(entry, dict) else None), (years[0] if years else None)
 
 
+def _problem_finding(problem) -> Finding:
+    """An ingestion problem (:class:`bpsreport.errors.InputProblem`) as a finding."""
+    where = ", ".join(x for x in (problem.sheet and f"sheet {problem.sheet}",
+                                  problem.column and f"column {problem.column}") if x)
+    found = "" if problem.found is None else f"found {problem.found!r}; "
+    code = "indicator-no-source" if problem.column == "source" else "data-invalid"
+    return Finding(problem.file, problem.row, ERROR, code,
+                   f"{where + ': ' if where else ''}{found}expected {problem.expected}")
+
+
 def _load_data(root: Path, year: int, unit_id: str | None) -> _Data:
-    """Catalog, variables and clean tables of the edition, each as far as it can be read."""
+    """Catalog, validated raw data, variables and generated parts, as the build makes them."""
     from .catalog import load_catalog
-    from .errors import PipelineError
+    from .errors import InputValidationError, PipelineError
+    from .ingest import discover_editions, ingest_all, ingest_edition
+    from .progress import StatusRules, assess_observations
 
     data = _Data(root=root, year=year, unit_id=unit_id or "")
-    clean = root / "data" / "clean"
-    try:
-        from .notebooks import read_clean_catalog
-        data.catalog = read_clean_catalog(clean / "catalog")
-    except (OSError, PipelineError, ValueError, KeyError):
-        try:
-            data.catalog = load_catalog(root / "data" / "raw", root=root)
-        except (OSError, PipelineError, ValueError, KeyError):
-            data.catalog = None
+    raw = root / "data" / "raw"
     entry, _ = _edition_entry(root, year)
-    if not unit_id:
+    try:
+        data.catalog = load_catalog(raw, root=root)
+    except InputValidationError as exc:
+        data.findings += [_problem_finding(p) for p in exc.problems]
+        data.unverifiable.append("")  # nothing can be checked against the data
+    except (OSError, PipelineError) as exc:
+        data.findings.append(Finding("data/raw/catalog", None, ERROR, "data-invalid", str(exc)))
+        data.unverifiable.append("")
+    if not data.unit_id:
         if entry and entry.get("unit_id"):
             data.unit_id = str(entry["unit_id"])
         elif data.catalog is not None:
             data.unit_id = data.catalog.default_unit
         else:
             data.unit_id = "gd-province"
+    if data.catalog is None:
+        return data
 
-    data.fresh = _check_freshness(data)
-    year_dir = clean / data.unit_id / str(year)
-    for name, file in (("assessment", "assessment.parquet"), ("observations", "observations.parquet"),
-                       ("task_status", TASK_STATUS_FILE)):
-        # check takes no lock: a build may swap data/clean while it reads. A table that is
-        # gone or unreadable counts as absent (the freshness finding says to rebuild).
-        try:
-            setattr(data, name, pd.read_parquet(year_dir / file))
-        except (OSError, ValueError):
-            pass
-
-    from .variables import _literal_tree
-
-    computed = _compute_variables(data)
-    stored = _stored_variables(root, year)
-    if computed is not None:
-        data.variables = computed
-        if stored is not None and _comparable(stored) != _comparable(_literal_tree(computed)):
-            data.findings.append(Finding(
-                VARIABLES_FILE, None, WARNING, "variables-stale",
-                f"{VARIABLES_FILE} does not match the data in data/clean; run `pipeline.py "
-                f"build --year {year}` so that the site shows the current figures"))
-    elif stored is not None:
-        data.variables = stored
+    try:
+        results = ingest_all(raw, data.catalog, root=root)
+    except InputValidationError as exc:
+        data.findings += [_problem_finding(p) for p in exc.problems]
+        # Check the text against every year that does validate on its own.
+        results = {}
+        for key in discover_editions(raw):
+            if key[0] != data.unit_id:
+                continue
+            try:
+                results[key] = ingest_edition(raw, data.catalog, *key, root=root)
+            except InputValidationError:
+                data.unverifiable.append(f"y{key[1]}.")
+        if f"y{year}." in data.unverifiable:
+            # The task list and the statuses that do validate still tell which tasks
+            # have none; the figures of the year are not used (see _structurally_unknown).
+            partial = _partial_edition(raw, data.catalog, data.unit_id, year, root)
+            data.tasks, data.task_status = partial.tasks, partial.task_status
+    for result in results.values():
+        for w in result.warnings:
+            data.findings.append(Finding(w.file, w.row, WARNING, w.code, w.message,
+                                         departments=tuple(w.departments)))
+    rules = StatusRules.from_config(root / "config" / "status.yml")
+    for (unit, y), result in sorted(results.items()):
+        if unit != data.unit_id or y > year + 1 or not len(result.observations):
+            continue
+        data.tables[y] = {"assessment": assess_observations(result.observations, rules),
+                          "tasks": result.tasks, "task_status": result.task_status,
+                          "observations": result.observations}
+    own = results.get((data.unit_id, year))
+    if own is not None:
+        data.observations = own.observations
+        data.tasks, data.task_status = own.tasks, own.task_status
+    if year in data.tables:
+        data.assessment = data.tables[year]["assessment"]
+    elif not any(p in ("", f"y{year}.") for p in data.unverifiable):
+        data.findings.append(Finding(
+            f"data/raw/observations/{data.unit_id}/{year}", None, ERROR, "data-missing",
+            f"there is no figure for {data.unit_id} {year} in data/raw/ (domain files or "
+            f"department submissions in data/raw/submissions/{data.unit_id}/{year}/), so the "
+            f"{year} edition cannot be built"))
+    _compute_variables(data, entry)
+    _generate_parts(data)
     return data
 
 
-def _compute_variables(data: _Data) -> dict[str, str] | None:
-    """The edition's variables, flat; without ``edition.*`` when config/edition.yml is broken."""
-    from .errors import PipelineError
+def _partial_edition(raw: Path, catalog, unit_id: str, year: int, root: Path):
+    """One unit-year as ingestion reads it, with the rows that failed left out."""
+    from .errors import ProblemCollector
+    from .ingest import _ingest_edition
+
+    return _ingest_edition(raw, catalog, unit_id, year, root, ProblemCollector())
+
+
+def _compute_variables(data: _Data, entry: dict | None) -> None:
+    """The edition's variables, as the build would write them to ``_variables.yml``."""
     from .progress import StatusRules
-    from .variables import (EditionConfigError, build_edition_variables, build_variables,
-                            edition_years, flatten)
+    from .variables import EditionConfigError, flatten, load_edition, variables_from_tables
 
     root, year = data.root, data.year
+    edition = None
     try:
-        return flatten(build_edition_variables(root, data.unit_id, year))
-    except (EditionConfigError, yaml.YAMLError) as exc:
+        edition = load_edition(root / EDITION_CONFIG, year)
+    except (EditionConfigError, yaml.YAMLError, OSError) as exc:
         problem = str(exc).replace(str(root / EDITION_CONFIG), "").lstrip(": ")
         data.findings.append(Finding(
             EDITION_CONFIG.as_posix(), _yaml_line(exc), ERROR, "edition-config",
             f"the {year} edition's details cannot be read: {problem}"))
         data.unverifiable.append("edition.")
-    except (OSError, PipelineError, ValueError, KeyError) as exc:
-        if data.fresh:  # a missing or stale build is reported already
-            data.findings.append(Finding("data/clean", None, ERROR, "data-missing",
-                                         f"the data variables cannot be computed ({exc}); run "
-                                         f"`pipeline.py build --year {year}`"))
-        return None
-    try:  # the data variables, without the edition's details
-        clean = root / "data" / "clean"
-        return flatten(build_variables(clean, data.catalog, data.unit_id,
-                                       edition_years(clean, data.unit_id, year),
-                                       rules=StatusRules.from_config(root / "config" / "status.yml")))
-    except (OSError, PipelineError, ValueError, KeyError, AttributeError):
-        return None
+    tables = {y: t for y, t in data.tables.items() if len(t["assessment"])}
+    if year not in tables:
+        return
+    try:
+        data.nested = variables_from_tables(
+            tables, data.catalog, data.unit_id, edition=edition, edition_year=year,
+            rules=StatusRules.from_config(root / "config" / "status.yml"))
+    except (ValueError, KeyError) as exc:
+        data.findings.append(Finding(EDITION_CONFIG.as_posix(), None, ERROR, "edition-config",
+                                     f"the {year} edition's details cannot be used: {exc}"))
+        data.unverifiable.append("edition.")
+        data.nested = variables_from_tables(
+            tables, data.catalog, data.unit_id, edition=None, edition_year=year,
+            rules=StatusRules.from_config(root / "config" / "status.yml"))
+    data.variables = flatten(data.nested)
+
+
+def _generate_parts(data: _Data) -> None:
+    """The edition's ``_generated/`` parts, as the build's stage 3 would write them."""
+    from .generate import render_parts
+
+    if data.year not in data.tables:
+        return
+    frames = [t["observations"] for y, t in sorted(data.tables.items()) if y <= data.year]
+    following = data.tables.get(data.year + 1)
+    if following is not None:
+        frames.append(following["observations"][following["observations"]["measure"] == "target"])
+    observations = pd.concat(frames, ignore_index=True)
+    previous = data.tables.get(data.year - 1, {}).get("assessment")
+    for lang in LANGS:
+        try:
+            data.parts[lang] = render_parts(
+                following["tasks"] if following is not None else None, observations, data.catalog,
+                unit_id=data.unit_id, year=data.year, lang=lang, status_tasks=data.tasks,
+                task_status=data.task_status, assessment=data.assessment,
+                previous_assessment=previous)
+        except ValueError as exc:
+            data.findings.append(Finding(f"data/raw/tasks/{data.unit_id}", None, ERROR,
+                                         "data-invalid", f"the task lists cannot be printed: {exc}"))
+            return
 
 
 def _yaml_line(exc: Exception) -> int | None:
@@ -367,77 +487,123 @@ def _yaml_line(exc: Exception) -> int | None:
     return mark.line + 1 if mark is not None else None
 
 
-def _comparable(variables: dict) -> dict:
-    """The variables without the draft mark, which the build sets from check itself."""
-    out = dict(variables)
-    edition = dict(out.get("edition") or {})
-    edition.pop("draft", None)
-    out["edition"] = edition
+# --- what the render stage would refuse ----------------------------------------------------------
+
+def _check_resolution(data: _Data, earlier: list[Finding]) -> list[Finding]:
+    """Every page and report.qmd resolved by the build's resolver (bpsreport.resolution)."""
+    from .resolution import resolve_edition
+
+    if data.catalog is None:
+        return []
+    problems = resolve_edition(data.root, data.unit_id, data.year, catalog=data.catalog,
+                               variables=data.nested, parts=data.parts)
+    # The same problem found by a line check already, with a better message: keep that one.
+    known = {(f.path, f.line) for f in earlier if f.severity == ERROR}
+    out = []
+    for p in problems:
+        if (p.path, p.line) in known:
+            continue
+        if p.code == "var-unknown" and (data.variables is None or any(
+                u and u in p.message for u in data.unverifiable) or "" in data.unverifiable):
+            continue  # the data could not be read: reported as such
+        message = p.message
+        if p.code == "var-unknown":
+            message += f" (every variable with its value: reports/{data.year}/VARIABLES.md)"
+        out.append(Finding(p.path, p.line, ERROR, p.code, message))
     return out
 
 
-def _stored_variables(root: Path, year: int) -> dict[str, str] | None:
-    """``_variables.yml`` flattened, when it was written for this edition."""
-    from .variables import flatten
+# --- the build's question: is the edition still a draft? ------------------------------------
 
-    path = root / VARIABLES_FILE
-    if not path.exists():
-        return None
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    try:
-        stored = yaml.load(path.read_text(encoding="utf-8"), Loader=loader) or {}
-    except yaml.YAMLError:
-        return None
-    flat = flatten(stored)
-    return flat if flat.get("edition.summary_year.zh") == str(year) else None
+CHECK_STATE = "check-state.json"
+# What a check reads besides data/raw (hashed by bpsreport.build.raw_state): a change to
+# any of these can change its findings.
+_CHECK_INPUTS = (("reports", "**/*.qmd"), ("config", "*.yml"), ("templates", "**/*"),
+                 ("notebooks", "*.ipynb"), (".", "_quarto*.yml"), ("bpsreport", "**/*.py"))
 
 
-def _check_freshness(data: _Data) -> bool:
-    """Whether data/clean was built from the raw files as they are now (a finding if not)."""
-    from .build import STATE_FILE, raw_state  # the build's own notion of "current"
+def _check_fingerprint(root: Path, year: int, unit_id: str | None) -> dict:
+    import hashlib
+
+    from .build import raw_state
     from .paths import ProjectPaths
 
-    paths = ProjectPaths.at(data.root)
-    state_file = paths.clean / STATE_FILE
-    year_dir = paths.clean / data.unit_id / str(data.year)
-    build = f"`pipeline.py build --year {data.year}`"
-    if not state_file.exists() or not (year_dir / "assessment.parquet").exists():
-        data.findings.append(Finding(
-            data.rel(year_dir), None, ERROR, "data-missing",
-            f"there is no clean data for {data.unit_id} {data.year}; run {build}. Until then "
-            "data variables, typed numbers and targets cannot be checked against the data"))
-        return False
+    files = {}
+    for folder, pattern in _CHECK_INPUTS:
+        for path in sorted((root / folder).glob(pattern)):
+            if path.is_file() and GENERATED_DIR not in path.parts and "__pycache__" not in path.parts:
+                files[path.relative_to(root).as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return {"year": int(year), "unit_id": unit_id or "", "raw": raw_state(ProjectPaths.at(root)),
+            "files": files}
+
+
+def run_checks_cached(root: Path | str, year: int, *, unit_id: str | None,
+                      state_file: Path) -> list[Finding]:
+    """:func:`run_checks`, or its stored result when none of its inputs changed.
+
+    The build asks this at every run (is the edition a draft?); an unchanged project then
+    costs a few file hashes instead of a full check.
+    """
+    import json
+
+    root = Path(root)
+    fingerprint = _check_fingerprint(root, year, unit_id)
     try:
-        saved = json.loads(state_file.read_text(encoding="utf-8")).get("state") or {}
-    except (OSError, ValueError):
-        saved = {}
-    now = raw_state(paths)
-    if saved == now:
-        return _check_clean_integrity(data, paths, [paths.clean / "catalog", year_dir])
-    before, after = saved.get("raw") or {}, now["raw"]
-    changed = sorted(p for p in set(before) | set(after) if before.get(p) != after.get(p))
-    what = ", ".join(changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
-    reason = f"changed since the last build: {what}" if changed else "the rules or the pipeline changed"
-    data.findings.append(Finding(
-        data.rel(paths.clean), None, ERROR, "data-stale",
-        f"data/clean is out of date ({reason}); run {build}. This check compares the text "
-        "with the data of the last build"))
-    return False
+        saved = json.loads(Path(state_file).read_text(encoding="utf-8"))
+        if saved.get("inputs") == fingerprint:
+            return [Finding(f["path"], f["line"], f["severity"], f["code"], f["message"],
+                            tuple(f.get("departments") or ())) for f in saved["findings"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    findings = run_checks(root, year, unit_id=unit_id)
+    from .clean_store import write_json_atomic
+
+    Path(state_file).parent.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(Path(state_file), {"inputs": fingerprint, "findings": [
+        {"path": f.path, "line": f.line, "severity": f.severity, "code": f.code,
+         "message": f.message, "departments": list(f.departments)} for f in findings]})
+    return findings
 
 
-def _check_clean_integrity(data: _Data, paths, folders: list[Path]) -> bool:
-    """Whether the clean files still match their manifests (a finding per file if not)."""
-    from .clean_store import verify_folder
+# --- who must fix what -------------------------------------------------------------------------
 
-    mismatches = [m for folder in folders for m in verify_folder(folder)]
-    for m in mismatches:
-        data.findings.append(Finding(
-            data.rel(m.path), None, ERROR, "data-changed",
-            f"{m.problem}; clean data is made only by the build: run `pipeline.py build "
-            f"--year {data.year}` (it rebuilds data/clean from data/raw) and correct figures "
-            "in data/raw"))
-    return not mismatches
+def department_files(data: _Data, department: str) -> set[str]:
+    """The files a department owns: its workbook and the narrative parts of its domains.
 
+    A domain's part ``_parts/<domain_id>.qmd`` (both languages) belongs to the domain's
+    lead departments; every other part and page belongs to the compiling department
+    (省财政厅, which also leads the cross-cutting part).
+    """
+    from .catalog import split_list
+
+    files = {f"data/raw/submissions/{data.unit_id}/{data.year}/{department}.xlsx"}
+    catalog = data.catalog
+    domains = set()
+    if catalog is not None:
+        domains = {str(d) for d, leads in catalog.domains["lead_departments"].items()
+                   if department in split_list(leads)}
+    base = data.root / "reports" / str(data.year)
+    for path in (base.rglob("*.qmd") if base.is_dir() else []):
+        rel = path.relative_to(data.root).as_posix()
+        if GENERATED_DIR in path.parts:
+            continue
+        if path.parent.name == "_parts" and path.stem in (catalog.domains.index if catalog is not None else ()):
+            if path.stem in domains:
+                files.add(rel)
+        elif department == COMPILING_DEPARTMENT:
+            files.add(rel)
+    if department == COMPILING_DEPARTMENT:
+        files.add(EDITION_CONFIG.as_posix())
+    return files
+
+
+def for_department(findings: list[Finding], data: _Data, department: str) -> list[Finding]:
+    """The findings a department must act on (see :func:`department_files`)."""
+    if data.catalog is not None and department not in data.catalog.departments.index:
+        raise UnknownDepartment(f"unknown department {department!r}; expected one of "
+                                + ", ".join(data.catalog.departments.index))
+    files = department_files(data, department)
+    return [f for f in findings if f.path in files or department in f.departments]
 
 # --- the .qmd sources -------------------------------------------------------------------------
 
@@ -605,21 +771,6 @@ def _check_mirror(sources: list[_Source]) -> list[Finding]:
     return findings
 
 
-def _check_includes(root: Path, sources: list[_Source]) -> list[Finding]:
-    findings = []
-    for src in sources:
-        for i, line in enumerate(src.code_free):
-            for m in _INCLUDE.finditer(line):
-                target = m.group(1).strip("\"'")
-                if GENERATED_DIR in Path(target).parts:
-                    continue  # written by the build
-                path = root / target.lstrip("/") if target.startswith("/") else src.path.parent / target
-                if not path.is_file():
-                    findings.append(Finding(src.rel, i + 1, ERROR, "include-missing",
-                                            f"the included file {target} does not exist; "
-                                            "fix the path or create the file"))
-    return findings
-
 
 # --- data variables ---------------------------------------------------------------------------
 
@@ -628,23 +779,60 @@ def _citations(sources: Iterable[_Source]) -> list[tuple[_Source, int, str]]:
             for i, line in enumerate(src.code_free) for m in _VAR.finditer(line)]
 
 
-def _generated_citations(root: Path, year: int, lang: str) -> set[str]:
-    folder = root / "reports" / str(year) / lang / GENERATED_DIR
+def _generated_citations(data: _Data, sources: list[_Source], lang: str) -> set[str]:
+    """Variables cited by the generated parts that the staff's files of a language include."""
+    included = {Path(m.group(1)).name for src in sources if src.lang == lang
+                for line in src.code_free for m in _INCLUDE.finditer(line)
+                if GENERATED_DIR in m.group(1)}
     keys: set[str] = set()
-    for path in (folder.rglob("*.qmd") if folder.is_dir() else []):
-        keys.update(m.group(1) for m in _VAR.finditer(path.read_text(encoding="utf-8")))
+    for name, text in data.parts.get(lang, {}).items():
+        if name in included:
+            keys.update(m.group(1) for m in _VAR.finditer(text))
     return keys
 
 
+_FIELDS = ("name", "actual", "target", "target_amount", "completion", "status")
+
+
+def _structurally_unknown(data: _Data, key: str, lang: str) -> str | None:
+    """The message for a key that can be no indicator variable whatever the data holds
+    (an indicator id or field that does not exist), else None. Used for years whose data
+    does not validate yet, where the variables themselves cannot be computed."""
+    m = _INDICATOR_KEY.match(key)
+    if m is None or data.catalog is None or m.group(2) in RESERVED_KEYS:
+        return None
+    indicator, fld = m.group(2), m.group(3)
+    known = list(data.catalog.indicators.index)
+    if indicator in known and fld in _FIELDS:
+        return None
+    fixed_ind = indicator if indicator in known else next(
+        iter(difflib.get_close_matches(indicator, known, n=1, cutoff=0.75)), None)
+    fixed_fld = fld if fld in _FIELDS else next(iter(difflib.get_close_matches(fld, _FIELDS, n=1)), None)
+    hint = (f"; did you mean y{m.group(1)}.{fixed_ind}.{fixed_fld}.{m.group(4)}?"
+            if fixed_ind and fixed_fld else "; check the spelling")
+    return (f"there is no data variable {key}: "
+            + (f"no indicator {indicator} in the catalog" if indicator not in known
+               else f"no field {fld} (fields: {', '.join(_FIELDS)})")
+            + f"{hint} (every variable with its value: reports/{data.year}/VARIABLES.md, "
+            "written by the build)")
+
+
 def _check_variables(data: _Data, sources: list[_Source]) -> list[Finding]:
-    if data.variables is None:
-        return []
-    variables = data.variables
     findings = []
-    cited: dict[str, set[str]] = {lang: _generated_citations(data.root, data.year, lang) for lang in LANGS}
+    if data.variables is None:
+        for src, line, key in _citations(sources):
+            message = _structurally_unknown(data, key, src.lang)
+            if message:
+                findings.append(Finding(src.rel, line, ERROR, "var-unknown", message))
+        return findings
+    variables = data.variables
+    cited: dict[str, set[str]] = {lang: _generated_citations(data, sources, lang) for lang in LANGS}
     for src, line, key in _citations(sources):
         cited[src.lang].add(key)
         if any(key.startswith(p) for p in data.unverifiable):
+            message = _structurally_unknown(data, key, src.lang)
+            if message:
+                findings.append(Finding(src.rel, line, ERROR, "var-unknown", message))
             continue
         if key in variables:
             if key.rsplit(".", 1)[-1] in LANGS and not key.endswith(f".{src.lang}"):
@@ -653,28 +841,30 @@ def _check_variables(data: _Data, sources: list[_Source]) -> list[Finding]:
                                         f"{{{{< var {key} >}}}} is the other language's text; in a "
                                         f"{LANG_NAMES[src.lang]} file write {{{{< var {fixed} >}}}}"))
             continue
-        findings.append(Finding(src.rel, line, ERROR, "var-unknown", _unknown_message(key, variables, src.lang)))
-    findings += _unused(data, sources, cited)
+        findings.append(Finding(src.rel, line, ERROR, "var-unknown",
+                                _unknown_message(key, variables, src.lang, data.year)))
+    findings += _uncited(data, sources, cited)
     return findings
 
 
-def _unknown_message(key: str, variables: Mapping[str, str], lang: str) -> str:
+def _unknown_message(key: str, variables: Mapping[str, str], lang: str, year: int) -> str:
     message = f"there is no data variable {key}"
+    reference = f"every variable with its value: reports/{year}/VARIABLES.md, written by the build"
     if f"{key}.{lang}" in variables:
         return f"{message}: add the language, {{{{< var {key}.{lang} >}}}}"
     own = [k for k in variables if k.endswith(f".{lang}")]
     close = difflib.get_close_matches(key, own, n=1, cutoff=0.75)
     if close:
-        return f"{message}; did you mean {close[0]}? (keys are listed in bpsreport/variables.py)"
+        return f"{message}; did you mean {close[0]}? ({reference})"
     return (f"{message}; check the spelling, or whether the data has this figure for that "
-            "year (keys are listed in bpsreport/variables.py)")
+            f"year ({reference})")
 
 
 _INDICATOR_KEY = re.compile(r"^y(\d{4})\.([^.]+)\.([^.]+)\.(zh|en)$")
 
 
-def _unused(data: _Data, sources: list[_Source], cited: dict[str, set[str]]) -> list[Finding]:
-    """Indicators of the edition year with an actual and a target that a language never cites."""
+def _uncited(data: _Data, sources: list[_Source], cited: dict[str, set[str]]) -> list[Finding]:
+    """Figures of the edition year that the text of a language never cites."""
     prefix = f"y{data.year}."
     fields: dict[str, set[str]] = defaultdict(set)
     for key in data.variables:
@@ -689,22 +879,26 @@ def _unused(data: _Data, sources: list[_Source], cited: dict[str, set[str]]) -> 
             where.setdefault((src.lang, key.split(".")[1]), (src, line))
     own_sources = {lang: [s for s in sources if s.lang == lang] for lang in LANGS}
     findings = []
-    for ind in sorted(i for i, f in fields.items() if {"actual", "target"} <= f):
-        missing = [lang for lang in LANGS if own_sources[lang] and ind not in cited_ind[lang]]
-        if not missing:
-            continue
-        lang = missing[0]
-        other = "en" if lang == "zh" else "zh"
-        name = data.variables.get(f"{prefix}{ind}.name.{lang}", ind)
-        path, line = (_mirrored(where[(other, ind)], own_sources[lang]) if (other, ind) in where
-                      else None) or _home(data, own_sources[lang], ind)
-        said = ("neither the Chinese nor the English text cites it" if len(missing) == 2
-                else f"the {LANG_NAMES[lang]} text never cites it")
-        findings.append(Finding(
-            path, line, WARNING, "var-unused",
-            f"{name} ({ind}) has an actual and a target for {data.year}, but {said}; report it, "
-            f"e.g. {{{{< var {prefix}{ind}.actual.{lang} >}}}} against {{{{< var "
-            f"{prefix}{ind}.target.{lang} >}}}}"))
+    order = list(data.catalog.indicators.index) if data.catalog is not None else []
+    for ind in sorted((i for i, f in fields.items() if set(FIGURE_FIELDS) & f),
+                      key=lambda i: (order.index(i) if i in order else len(order), i)):
+        figure = next(f for f in ("actual", "target", "completion") if f in fields[ind])
+        owner = _reporting_department(data, ind)
+        for lang in [lang for lang in LANGS if own_sources[lang] and ind not in cited_ind[lang]]:
+            other = "en" if lang == "zh" else "zh"
+            name = data.variables.get(f"{prefix}{ind}.name.{lang}", ind)
+            value = data.variables.get(f"{prefix}{ind}.{figure}.{lang}", "")
+            path, line = (_mirrored(where[(other, ind)], own_sources[lang]) if (other, ind) in where
+                          else None) or _home(data, own_sources[lang], ind)
+            words = {"actual": "actual", "target": "target", "completion": "completion rate"}[figure]
+            findings.append(Finding(
+                path, line, WARNING, "figure-uncited",
+                f"{name} ({ind}) has a {data.year} {words} ({value}), reported by "
+                f"{_department_names(data, [owner] if owner else [])}, but no "
+                f"{LANG_NAMES[lang]} text cites it; cite it with "
+                f"{{{{< var {prefix}{ind}.{figure}.{lang} >}}}} (every variable: "
+                f"reports/{data.year}/VARIABLES.md)",
+                departments=(owner,) if owner else ()))
     return findings
 
 
@@ -723,10 +917,16 @@ def _mirrored(cited_at: tuple[_Source, int], sources: list[_Source]) -> tuple[st
 
 
 def _home(data: _Data, sources: list[_Source], indicator: str) -> tuple[str, int]:
-    """Where an indicator's figures belong: the file citing most of its domain's figures."""
+    """Where an indicator's figures belong: its domain's part, else the file citing most
+    of its domain's figures."""
     catalog = data.catalog
     domain = (str(catalog.indicators.at[indicator, "domain_id"])
               if catalog is not None and indicator in catalog.indicators.index else None)
+    part = "main-work" if domain == "cross_cutting" else domain
+    for key in (f"_parts/{part}.qmd", f"domains/{domain}.qmd"):
+        for src in sources:
+            if src.key == key:
+                return src.rel, 1
     siblings = ({i for i, d in catalog.indicators["domain_id"].items() if d == domain}
                 if domain else set())
     best, best_count, best_line = None, 0, 1
@@ -737,10 +937,6 @@ def _home(data: _Data, sources: list[_Source], indicator: str) -> tuple[str, int
             best, best_count, best_line = src, len(lines), lines[0]
     if best is not None:
         return best.rel, best_line
-    for key in (f"_parts/{domain}.qmd", f"domains/{domain}.qmd", "index.qmd"):
-        for src in sources:
-            if src.key == key:
-                return src.rel, 1
     return sources[0].rel, 1
 
 
@@ -1042,7 +1238,8 @@ def _check_todo(root: Path, year: int) -> list[Finding]:
     findings = []
     base = root / "reports" / str(year)
     files = sorted(p for p in base.rglob("*") if p.is_file() and p.suffix in (".qmd", ".md", ".yml", ".yaml")
-                   and GENERATED_DIR not in p.relative_to(base).parts) if base.is_dir() else []
+                   and GENERATED_DIR not in p.relative_to(base).parts
+                   and p.name != REFERENCE_FILE) if base.is_dir() else []
     for path in files:
         rel = path.relative_to(root).as_posix()
         for i, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines()):
@@ -1090,58 +1287,32 @@ def _excerpt(line: str, width: int = 60) -> str:
     text = line[start:start + width]
     return ("…" if start else "") + text + ("…" if start + width < len(line) else "")
 
-
-# --- raw data: sources, not-reported values, targets without actuals ------------------------
+# --- figures not reported, targets without actuals ------------------------------------------
 
 @dataclass
 class _RawRow:
     path: str
     row: int
     cells: dict[str, str]
-    year: int | None
-    department: str | None   # for submissions: the file's department id
+    department: str   # the submission's department id
 
 
-def _raw_rows(data: _Data) -> tuple[list[_RawRow], list[_RawRow], list[Finding]]:
-    """Rows of the unit's observation files and of the data sheets of its submissions."""
-    from .errors import InputValidationError
-    from .readers import read_table
-
-    observations, submissions, findings = [], [], []
-    raw = data.root / "data" / "raw"
-    for path in _visible_files(raw / "observations" / data.unit_id, (".csv", ".xlsx")):
-        try:
-            table = read_table(path, root=data.root)
-        except InputValidationError as exc:
-            first = exc.problems[0]
-            findings.append(Finding(data.rel(path), first.row, ERROR, "raw-unreadable",
-                                    f"this file cannot be read ({first.expected}); run "
-                                    "`pipeline.py validate` for every problem in it"))
-            continue
-        year = _folder_year(path)
-        observations += [_RawRow(table.shown, row, cells, year, None)
-                         for row, cells in zip(table.rows, table.frame.to_dict("records"))]
-    for path in _visible_files(raw / "submissions" / data.unit_id, (".xlsx",)):
-        rows = _sheet_rows(path, "data")
-        if rows is None:
-            findings.append(Finding(data.rel(path), None, ERROR, "raw-unreadable",
-                                    "this workbook cannot be opened or has no sheet named data; "
-                                    "run `pipeline.py validate` for details"))
-            continue
-        submissions += [_RawRow(data.rel(path), row, cells, _folder_year(path), path.stem)
-                        for row, cells in rows]
-    return observations, submissions, findings
+def _submission_rows(data: _Data) -> list[_RawRow]:
+    """Rows of the data sheets of the edition year's submissions (unreadable ones skipped:
+    ingestion reports them)."""
+    folder = data.root / "data" / "raw" / "submissions" / data.unit_id / str(data.year)
+    rows = []
+    for path in _visible_files(folder, (".xlsx",)):
+        rows += [_RawRow(data.rel(path), row, cells, path.stem)
+                 for row, cells in _sheet_rows(path, "data") or []]
+    return rows
 
 
 def _visible_files(folder: Path, suffixes: tuple[str, ...]) -> list[Path]:
     if not folder.is_dir():
         return []
-    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in suffixes
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in suffixes
                   and not p.name.startswith((".", "~$")))
-
-
-def _folder_year(path: Path) -> int | None:
-    return int(path.parent.name) if re.fullmatch(r"\d{4}", path.parent.name) else None
 
 
 def _sheet_rows(path: Path, sheet: str) -> list[tuple[int, dict[str, str]]] | None:
@@ -1152,7 +1323,7 @@ def _sheet_rows(path: Path, sheet: str) -> list[tuple[int, dict[str, str]]] | No
 
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception:  # noqa: BLE001 - any unreadable workbook is a finding, not a crash
+    except Exception:  # noqa: BLE001 - an unreadable workbook is reported by ingestion
         return None
     try:
         names = {n.strip().casefold(): n for n in book.sheetnames}
@@ -1180,38 +1351,6 @@ def _indicator_words(data: _Data, indicator_id: str) -> str:
     return indicator_id or "this indicator"
 
 
-def _check_raw_sources(data: _Data, observations: list[_RawRow],
-                       submissions: list[_RawRow]) -> list[Finding]:
-    """Rows with a figure but an empty ``source`` (ingestion rejects them too)."""
-    findings = []
-    examples: dict[str, str] = {}
-    for r in [*observations, *submissions]:
-        if r.cells.get("source"):
-            examples.setdefault(r.path, r.cells["source"])
-    fallback = next(iter(examples.values()), None)
-    files_without_column = set()
-    for r in [*observations, *submissions]:
-        example = examples.get(r.path, fallback)
-        hint = f", e.g. {example}" if example else ""
-        if "source" not in r.cells:
-            if r.path not in files_without_column:
-                files_without_column.add(r.path)
-                findings.append(Finding(r.path, 1, ERROR, "indicator-no-source",
-                                        "there is no source column (来源); add one and give the "
-                                        f"document and section of every figure{hint}"))
-            continue
-        if r.department is not None and not r.cells.get("value"):
-            continue  # not reported: no figure, so no source needed
-        if not r.cells["source"]:
-            what = " ".join(x for x in (r.cells.get("year", ""), r.cells.get("measure", "")) if x)
-            findings.append(Finding(
-                r.path, r.row, ERROR, "indicator-no-source",
-                f"{_indicator_words(data, r.cells.get('indicator_id', ''))}"
-                f"{' ' + what if what else ''}: the source (来源) is empty; give the document "
-                f"and section the figure comes from{hint}"))
-    return findings
-
-
 def _department_names(data: _Data, department_ids: Iterable[str]) -> str:
     catalog = data.catalog
     names = []
@@ -1223,20 +1362,16 @@ def _department_names(data: _Data, department_ids: Iterable[str]) -> str:
     return "、".join(names) or "the responsible department"
 
 
-def _lead_departments(data: _Data, indicator_id: str) -> list[str]:
-    from .catalog import split_list
-
+def _reporting_department(data: _Data, indicator_id: str) -> str | None:
     catalog = data.catalog
     if catalog is None or indicator_id not in catalog.indicators.index:
-        return []
-    domain = catalog.indicators.at[indicator_id, "domain_id"]
-    return split_list(catalog.domains.at[domain, "lead_departments"]) if domain in catalog.domains.index else []
+        return None
+    return catalog.reporting_department(indicator_id)
 
 
 def _check_targets(data: _Data, submission_rows: list[_RawRow]) -> list[Finding]:
     """Targets of the edition year without an actual, and submission rows left empty."""
-    submissions = [r for r in submission_rows if r.year == data.year]
-    empty_rows = {r.cells.get("indicator_id", ""): r for r in submissions if not r.cells.get("value")}
+    empty_rows = {r.cells.get("indicator_id", ""): r for r in submission_rows if not r.cells.get("value")}
     findings = []
     targeted: set[str] = set()
     assessment = data.assessment
@@ -1245,18 +1380,20 @@ def _check_targets(data: _Data, submission_rows: list[_RawRow]) -> list[Finding]
         for rec in missing.sort_values("indicator_id").to_dict("records"):
             ind = str(rec["indicator_id"])
             targeted.add(ind)
+            owner = _reporting_department(data, ind)
             row = empty_rows.get(ind)
             if row is not None:
-                path, line, departments = row.path, row.row, [row.department]
+                path, line = row.path, row.row
             else:
                 path, line = _target_row(data, ind)
-                departments = _lead_departments(data, ind)
+            folder = f"data/raw/submissions/{data.unit_id}/{data.year}"
             target = (data.variables or {}).get(f"y{data.year}.{ind}.target.zh") or f"{float(rec['target']):g}"
             findings.append(Finding(
                 path, line, WARNING, "target-no-actual",
-                f"{_indicator_words(data, ind)} has a {data.year} target ({target}) but no actual; {_department_names(data, departments)} "
-                f"should report the {data.year} figure (实际值)"))
-    if assessment is not None:
+                f"{_indicator_words(data, ind)} has a {data.year} target ({target}) but no actual; "
+                f"{_department_names(data, [owner] if owner else [])} reports the {data.year} "
+                f"figure (实际值) in {folder}/{owner or '<department>'}.xlsx",
+                departments=(owner,) if owner else ()))
         targeted |= set(assessment.loc[assessment["target"].notna(), "indicator_id"].astype(str))
     for ind, row in sorted(empty_rows.items()):
         if ind in targeted:
@@ -1282,58 +1419,49 @@ def _target_row(data: _Data, indicator_id: str) -> tuple[str, int | None]:
 # --- task statuses ----------------------------------------------------------------------------
 
 def _check_task_status(data: _Data) -> list[Finding]:
-    """Every task of the edition year's own list needs a status (see the module docstring)."""
+    """Every task of the edition year's own list needs a status in the submissions."""
     from .catalog import split_list
-    from .errors import InputValidationError
-    from .readers import read_table
+    from .submissions import task_lead
 
-    list_path = data.root / "data" / "raw" / "tasks" / data.unit_id / str(data.year) / "tasks.csv"
-    if not list_path.is_file():
+    if data.tasks is None or not len(data.tasks):
         return []
-    try:
-        table = read_table(list_path, root=data.root)
-    except InputValidationError:
-        return []  # reported by ingestion; nothing to check against
     _, first_edition = _edition_entry(data.root, data.year)
     severity = WARNING if first_edition is not None and data.year <= first_edition else ERROR
-    statuses: dict[int, Mapping] = {}
+    statuses: dict[int, str] = {}
     if data.task_status is not None:
-        for rec in data.task_status.to_dict("records"):
-            number = pd.to_numeric(rec.get("task_no"), errors="coerce")
-            if pd.notna(number):
-                statuses[int(number)] = rec
+        statuses = {int(r["task_no"]): str(r["status"]) for r in data.task_status.to_dict("records")}
     rows_by_task = _submission_task_rows(data)
+    list_file = f"data/raw/tasks/{data.unit_id}/{data.year}/tasks.csv"
     findings = []
-    for row, cells in zip(table.rows, table.frame.to_dict("records")):
-        number_text = cells.get("task_no", "")
-        if not re.fullmatch(r"\d+", number_text.strip()):
+    for row, rec in enumerate(data.tasks.sort_values("task_no").to_dict("records"), start=2):
+        number = int(rec["task_no"])
+        if statuses.get(number, NO_STATUS) != NO_STATUS:
             continue
-        number = int(number_text)
-        status = statuses.get(number, {}).get("status")
-        if isinstance(status, str) and status.strip() and status != NO_STATUS:
-            continue
-        departments = split_list(cells.get("departments", ""))
-        where = rows_by_task.get(number)
-        path, line = where if where else (table.shown, row)
-        title = cells.get("title_zh", "")
+        lead = task_lead(rec["departments"])
+        others = [d for d in split_list(rec["departments"]) if d != lead]
         folder = f"data/raw/submissions/{data.unit_id}/{data.year}"
-        files = " or ".join(f"{folder}/{d}.xlsx" for d in departments) or f"{folder}/<department_id>.xlsx"
-        hand_in = f"in the tasks sheet of {path}" if where else f"in the tasks sheet of {files}"
+        where = rows_by_task.get((lead, number))
+        path, line = where if where else (f"{folder}/{lead}.xlsx", None)
+        if not where and not (data.root / path).is_file():
+            path, line = list_file, row
+        shared = f" (shared with {_department_names(data, others)}, who agree the status with it)" if others else ""
         findings.append(Finding(
             path, line, severity, "task-no-status",
-            f"task {number} «{title}» has no status (完成情况); {_department_names(data, departments)} "
-            f"enters {STATUS_WORDS} {hand_in}, then run the build"))
+            f"task {number} «{rec['title_zh']}» has no status (完成情况); "
+            f"{_department_names(data, [lead])}{shared} enters {STATUS_WORDS} in the tasks "
+            f"sheet of {folder}/{lead}.xlsx",
+            departments=(lead,)))
     return findings
 
 
-def _submission_task_rows(data: _Data) -> dict[int, tuple[str, int]]:
-    """Task number → (submission file, row) of the first tasks-sheet row naming it."""
+def _submission_task_rows(data: _Data) -> dict[tuple[str, int], tuple[str, int]]:
+    """(department, task number) → (submission file, row) of its tasks-sheet row."""
     folder = data.root / "data" / "raw" / "submissions" / data.unit_id / str(data.year)
-    found: dict[int, tuple[str, int]] = {}
+    found: dict[tuple[str, int], tuple[str, int]] = {}
     for path in _visible_files(folder, (".xlsx",)):
         for row, cells in _sheet_rows(path, "tasks") or []:
             text = cells.get("task_no", "").strip()
             number = int(float(text)) if re.fullmatch(r"\d+(\.0)?", text) else None
-            if number is not None and number not in found:
-                found[number] = (data.rel(path), row)
+            if number is not None:
+                found.setdefault((path.stem, number), (data.rel(path), row))
     return found

@@ -64,6 +64,12 @@ class NoEditionYear(PipelineError):
     exit_code = EXIT_INPUT
 
 
+class DraftRefused(PipelineError):
+    """``build --final`` while ``check`` still reports errors (they are listed first)."""
+
+    exit_code = EXIT_CHECK
+
+
 # --- the parser ---------------------------------------------------------------------------
 
 DESCRIPTION = """\
@@ -135,19 +141,26 @@ COMMANDS = {
         "validate data/raw/ and build the site and PDFs · 生成网站和PDF",
         "Validate every file in data/raw/, write data/clean/, run the notebooks (charts and "
         "tables), write the data variables, and render the site (_site/) and the PDFs "
-        "(build/<unit>/<year>/pdf/). Stages whose inputs did not change are skipped. A full "
-        "log is written to build/logs/.",
-        "校验数据，运行图表笔记本，生成网站和PDF；完整日志见 build/logs/。",
+        "(build/<unit>/<year>/pdf/). Stages whose inputs did not change are skipped. The "
+        "edition is checked first (as pipeline.py check): while errors remain it is a draft, "
+        "marked on every page, and the last line says so; --final refuses to build a draft. "
+        "A full log is written to build/logs/.",
+        "校验数据，运行图表笔记本，生成网站和PDF；仍有错误时为征求意见稿，--final 拒绝生成；完整日志见 build/logs/。",
         "examples:\n  python pipeline.py build --year 2017\n"
+        "  python pipeline.py build --year 2018 --final\n"
         "  python pipeline.py build --year 2017 --renderer builtin --verbose"),
     "check": (
         "list problems before handing in (read-only) · 提交前检查",
-        "List every problem of an edition with file:line: unknown or unused data variables, "
-        "a section missing in one language, typed numbers that contradict the data, tasks "
-        "without a status, indicators without a source, TODO markers. Writes nothing. Exit "
-        "code 6 when an error blocks publication, 0 otherwise (warnings do not block).",
-        "逐条列出问题（文件:行）；有错误时退出码为6。",
-        "example:\n  python pipeline.py check --year 2018"),
+        "Validate and resolve everything the build would, on the files as they are now, and "
+        "list every problem grouped by file, with the line or row: invalid data in data/raw "
+        "and the department workbooks, unknown data variables, figures no text cites, a "
+        "section missing in one language, typed numbers that contradict the data, markup "
+        "typed full-width or pasted from Word, tasks without a status, TODO markers. Ends "
+        "with a count per kind. Writes nothing. Exit code 6 when an error blocks "
+        "publication, 0 otherwise (warnings do not block).",
+        "按文件逐条列出问题（行号）并按类型计数；有错误时退出码为6。--department 只显示本部门的问题。",
+        "examples:\n  python pipeline.py check --year 2018\n"
+        "  python pipeline.py check --year 2018 --department hrss"),
     "new-year": (
         "start next year's edition from the current one · 开始新一年",
         "Create reports/YEAR/{zh,en}/ from templates/edition/ (each domain's narrative lists "
@@ -204,10 +217,18 @@ def build_parser() -> argparse.ArgumentParser:
             help="when another build of this project is running: wait for it to finish "
                  "(default), or with --no-wait exit at once with code 7 · 另一个构建运行时等待"
                  "（默认）或立即退出")
+    commands["build"].add_argument("--final", action="store_true",
+                                   help="the publication build: refuse (exit 6, listing them) "
+                                        "while check reports errors; without it an edition with "
+                                        "errors is built as a draft, marked on every page · 定稿")
     commands["new-year"].add_argument("year", type=int, metavar="YEAR",
                                       help="summary year of the new edition, e.g. 2018 · 新年度")
     commands["new-year"].add_argument("--unit", default=None, metavar="UNIT",
                                       help="report unit id (default: the province) · 报告单位")
+    commands["check"].add_argument("--department", default=None, metavar="ID",
+                                   help="show only what this department must fix: its workbook, "
+                                        "the narrative files it edits, its tasks and figures "
+                                        "(a department id, e.g. hrss) · 仅显示本部门的问题")
     commands["preview"].add_argument("--port", type=int, default=8000,
                                      help="port on 127.0.0.1 (default 8000; 0 picks a free one) "
                                           "· 端口")
@@ -381,6 +402,17 @@ class BuildOutcome:
     site: Path | None = None
     pdfs: dict[str, Path] = field(default_factory=dict)
     seconds: float = 0.0
+    errors: int = 0   # what `check` reports: the edition is a draft while this is not 0
+
+    @property
+    def draft(self) -> bool:
+        return self.errors > 0
+
+    def state_words(self) -> str:
+        if not self.draft:
+            return "final · 定稿: check passes"
+        return (f"draft · 征求意见稿: {self.errors} error{'s' if self.errors != 1 else ''} remain, "
+                f"see python pipeline.py check --year {self.year}")
 
 
 def _took(seconds: float) -> str:
@@ -390,18 +422,39 @@ def _took(seconds: float) -> str:
 
 
 def run_build(paths: ProjectPaths, year: int, unit: str | None, renderer: str, rep: Reporter, *,
-              render: bool = True, summary_level: int = NORMAL) -> BuildOutcome:
+              render: bool = True, summary_level: int = NORMAL, final: bool = False) -> BuildOutcome:
     """The four stages of a build, reporting progress through ``rep``.
 
-    ``render=False`` stops after the report sources (used by the Quarto preview, where
-    Quarto renders). ``summary_level`` is the level of the data summary tables.
+    First the edition is checked (:func:`bpsreport.check.run_checks`, cached): with errors
+    it is a draft, which the rendering marks on every page; ``final=True`` refuses to
+    build a draft (:class:`DraftRefused`, after listing the errors). ``render=False`` stops
+    after the report sources (used by the Quarto preview, where Quarto renders).
+    ``summary_level`` is the level of the data summary tables.
     """
     from .build import build_clean, build_notebooks, build_sources, render_edition, require_edition
+    from .check import ERROR, format_findings, run_checks_cached
     from .summary import editions_table, status_table
 
     started = time.monotonic()
     if render:
         require_renderer(renderer)
+
+    rep.stage(f"0. Check · 检查: is the {year} edition ready to publish? …")
+    with rep.waiting("   checking data, workbooks and narrative …"):
+        unit_for_state = unit or _unit_for_log(None, paths)
+        findings = run_checks_cached(paths.root, year, unit_id=unit,
+                                     state_file=paths.edition_build(unit_for_state, year) / "check-state.json")
+    errors = [f for f in findings if f.severity == ERROR]
+    if final and errors:
+        rep.error(format_findings(findings, errors_only=True))
+        raise DraftRefused(
+            f"--final: the {year} edition still has {len(errors)} error{'s' if len(errors) != 1 else ''} "
+            f"(listed above), so it is a draft and nothing was built. Fix them, run "
+            f"python pipeline.py check --year {year}, then build with --final again · "
+            f"仍有错误，未生成定稿")
+    rep.info(f"   {len(errors)} error{'s' if len(errors) != 1 else ''}: the edition is "
+             + ("a draft (征求意见稿); run python pipeline.py check for the list" if errors
+                else "ready to publish (定稿)"))
 
     rep.stage("1. Data · 数据: validating data/raw/ and writing data/clean/ …")
     read: list[str] = []
@@ -423,6 +476,8 @@ def run_build(paths: ProjectPaths, year: int, unit: str | None, renderer: str, r
                  f"unit-years rewritten in data/clean/ ({_took(time.monotonic() - t)})")
     else:
         rep.info("   data/raw/ unchanged since the last build: nothing to validate")
+    for warning in result.warnings:
+        rep.warning(str(warning))
     unit_id = unit or default_unit_id(paths) or result.catalog.default_unit
     require_edition(result, unit_id, year, paths)
     rep.say(editions_table(result), summary_level)
@@ -452,7 +507,7 @@ def run_build(paths: ProjectPaths, year: int, unit: str | None, renderer: str, r
     for g in changed:
         rep.detail(f"   wrote {paths.shown(g.path)}")
 
-    outcome = BuildOutcome(unit_id, year)
+    outcome = BuildOutcome(unit_id, year, errors=len(errors))
     if render:
         rep.stage(f"4. Site and PDFs · 网站与PDF (renderer: {renderer}) …")
         t = time.monotonic()
@@ -467,7 +522,8 @@ def run_build(paths: ProjectPaths, year: int, unit: str | None, renderer: str, r
                     steps.advance(ev.item, line=f"   page {ev.item}", level=VERBOSE)
                     if ev.done == ev.total:
                         rep.info(f"   {ev.total} pages rendered")
-            rendered, ran = render_edition(paths, unit_id, year, renderer, progress=on_render)
+            rendered, ran = render_edition(paths, unit_id, year, renderer, progress=on_render,
+                                           draft=bool(errors))
         rep.info(f"   backend: {rendered.version}")
         rep.info(f"   {'done' if ran else 'unchanged, nothing to render'}: "
                  f"{paths.shown(rendered.site_dir)}/index.html"
@@ -516,11 +572,12 @@ def _build(args, paths: ProjectPaths, screen: Reporter) -> int:
         try:
             tidy_after_takeover(lock, rep, paths)
             with _WarningsToLog(rep):
-                outcome = run_build(paths, year, args.unit, args.renderer, rep)
+                outcome = run_build(paths, year, args.unit, args.renderer, rep, final=args.final)
         except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - each gets its exit code
             return report_failure(rep, exc, paths)
         pdf_dir = {paths.shown(p.parent) for p in outcome.pdfs.values()}
-        rep.final(f"Built {outcome.unit_id} {outcome.year} in {_took(outcome.seconds)} · 完成: "
+        rep.final(f"Built {outcome.unit_id} {outcome.year} ({outcome.state_words()}) in "
+                  f"{_took(outcome.seconds)} · 完成: "
                   f"{paths.shown(outcome.site)}/index.html, {len(outcome.pdfs)} PDFs in "
                   f"{', '.join(sorted(pdf_dir)) or '—'}/ · log: {rep.shown_log_path(paths.root)}")
         return EXIT_OK
@@ -544,20 +601,21 @@ def _check(args, paths: ProjectPaths, rep: Reporter) -> int:
     from .check import blocks_publication, format_findings, run_checks
     from .project_lock import running_holder
     year = args.year if args.year is not None else default_year(paths)
-    rep.info(f"Checking the {year} edition · 检查{year}年版 …")
+    who = f" for {args.department}" if args.department else ""
+    rep.info(f"Checking the {year} edition{who} · 检查{year}年版 …")
     holder = running_holder(paths.root)   # check takes no lock; it says when a build runs
     if holder is not None:
         rep.warning(f"A build of this project is running ({holder.describe()}); it may change "
                     "data/clean and the generated files while they are checked. Run check again "
                     "when it has finished · 构建正在运行，完成后请重新检查。")
-    findings = run_checks(paths.root, year, unit_id=args.unit)
-    lines = format_findings(findings).splitlines()
-    blocking = blocks_publication(findings)
+    findings = run_checks(paths.root, year, unit_id=args.unit, department=args.department)
+    # --quiet lists the errors only; the last line counts everything.
+    lines = format_findings(findings, errors_only=rep.level <= QUIET).splitlines()
     for line in lines[:-1]:
-        rep.say(line, QUIET if ": error:" in line else NORMAL)
+        rep.say(line, QUIET)
     if lines:
         rep.final(lines[-1])
-    return EXIT_CHECK if blocking else EXIT_OK
+    return EXIT_CHECK if blocks_publication(findings) else EXIT_OK
 
 
 def _new_year(args, paths: ProjectPaths, rep: Reporter) -> int:

@@ -8,10 +8,9 @@ on the 2018 key task list (published with the 2017 edition) and publishes the 20
   same pages, ``_parts/``, includes and embeds, with the year substituted), rendered from
   the Jinja2 templates in ``templates/edition/`` with the bilingual phrases of
   ``templates/edition/text.yml``. Narrative is replaced by short skeleton text: each
-  domain's part has a paragraph pre-wired with the ``{{< var y<year>.… >}}`` variables its
-  indicators have that year, and lists the domain's tasks of the ``<year>`` task list
-  (number, title, departments, status variable) for staff to report on. Sentences a
-  person must write are marked ``TODO``, which ``pipeline.py check`` lists.
+  domain's part lists the domain's tasks of the ``<year>`` task list (number, title,
+  departments, status variable) for staff to report on. Sentences a person must write
+  are marked ``TODO``, which ``pipeline.py check`` lists.
 - an ``editions.<year>`` entry appended to ``config/edition.yml`` (as text: comments and
   earlier entries stay byte-identical) when there is none; values a person must confirm
   (document number, date of issue, catalog source id) are ``TODO``;
@@ -27,13 +26,14 @@ reports what exists and leaves it byte-identical. Nothing is written outside tho
 places; data is read from ``data/raw/`` (validated in memory), never from or to
 ``data/clean/``.
 
-Which indicators a domain's paragraph cites: those with an actual, a target or a stated
-completion rate for ``<year>`` in the raw data, exactly the rows the build turns into
-``y<year>.<indicator_id>.*`` variables (same code: :func:`bpsreport.progress.assess_observations`
-and :func:`bpsreport.variables.indicator_variables`), and only the fields that exist, so
-the skeleton builds as it is. A domain without any figure for the year gets a ``TODO``
-naming the indicators it reported the year before. Where an indicator had an actual the
-year before, the sentence also cites ``y<year-1>.<indicator_id>.actual``.
+Sentences about the year's figures are not written here: they depend on data that keeps
+arriving after ``new-year`` (a target's actual, handed in later). The skeleton includes
+``/reports/<year>/<lang>/_generated/results-<domain_id>.qmd`` (and ``results-overview``,
+``overview-figures``, ``difficulties-counts``) instead, which the build re-writes from
+the data every time (:func:`bpsreport.generate.results_parts`); staff replace the include
+line with their own text when they are ready. The include path starts at the project
+root, so it means the same under Quarto's rule for nested includes and the built-in
+renderer's.
 
 Task progress ("上一年度重点工作任务落实情况"): each domain part lists its tasks of the
 ``<year>`` list as an ordered list with their own numbers, title, departments and the
@@ -74,7 +74,7 @@ import yaml
 from .catalog import Catalog, load_catalog, split_list
 from .errors import PipelineError
 from .formatting import LANGS
-from .generate import markdown_escape
+from .generate import GENERATED_DIR, indicator_sentence, markdown_escape, var_shortcode  # noqa: F401
 from .progress import StatusRules, assess_observations
 from .submissions import STATUS_ORDER, TemplateError, task_status_count
 from .variables import EDITION_CONFIG, EDITION_TEXT_FIELDS, EditionConfigError, indicator_variables
@@ -201,48 +201,12 @@ def read_year(root: Path, catalog: Catalog, unit_id: str, year: int,
 
 
 def _shortcode_var(key: str, lang: str) -> str:
-    return "{{< var " + f"{key}.{lang}" + " >}}"
-
-
-def indicator_sentence(indicator_id: str, fields: dict, year: int, lang: str, text: dict, *,
-                       previous_actual: bool = False) -> str:
-    """One sentence citing the variables an indicator has in ``year`` (and last year's actual).
-
-    The sentence pattern is chosen by the fields present: ``a`` actual, ``t`` target,
-    ``c`` completion rate (``text.yml``: ``indicator_sentence``).
-
-    >>> text = {"indicator_sentence": {"t": {"en": "{name}: target {target}."}},
-    ...         "previous_actual": {"en": "Before: {previous}."}, "sentence_separator": {"en": " "}}
-    >>> indicator_sentence("urban_new_jobs", {"name": {}, "target": {}}, 2018, "en", text)
-    '{{< var y2018.urban_new_jobs.name.en >}}: target {{< var y2018.urban_new_jobs.target.en >}}.'
-    """
-    pattern = "".join(flag for flag, name in (("a", "actual"), ("t", "target"), ("c", "completion"))
-                      if name in fields)
-    if not pattern:
-        return ""
-    prefix = f"y{year}.{indicator_id}"
-    values = {name: _shortcode_var(f"{prefix}.{name}", lang)
-              for name in ("name", "actual", "target", "completion", "status")}
-    sentence = text["indicator_sentence"][pattern][lang].format(**values)
-    if previous_actual:
-        sentence += text["sentence_separator"][lang] + text["previous_actual"][lang].format(
-            previous=_shortcode_var(f"y{year - 1}.{indicator_id}.actual", lang))
-    return sentence
-
-
-def _indicator_order(catalog: Catalog, ids) -> list[str]:
-    wanted = set(ids)
-    return [i for i in catalog.indicators.index if i in wanted]
+    return var_shortcode(key, lang)
 
 
 def domain_context(domain_id: str, catalog: Catalog, current: YearData, previous: YearData,
                    lang: str, text: dict) -> dict:
     """What the templates need about one domain in one language."""
-    own = current.assessment[current.assessment["domain_id"] == domain_id]["indicator_id"]
-    prev_own = previous.assessment[previous.assessment["domain_id"] == domain_id]["indicator_id"]
-    sentences = [indicator_sentence(i, current.fields[i], current.year, lang, text,
-                                     previous_actual="actual" in previous.fields.get(i, {}))
-                 for i in _indicator_order(catalog, own)]
     tasks = []
     status_counts: list[str] = []
     if current.tasks is not None:
@@ -266,23 +230,10 @@ def domain_context(domain_id: str, catalog: Catalog, current: YearData, previous
     return {
         "domain_id": domain_id,
         "name": str(catalog.domains.at[domain_id, f"name_{lang}"]),
-        "sentences": [s for s in sentences if s],
-        "previous_names": [str(catalog.indicators.at[i, f"name_{lang}"])
-                           for i in _indicator_order(catalog, prev_own)],
         "tasks": tasks,
         "task_count": _shortcode_var(f"y{current.year}.domains.{domain_id}.tasks", lang),
         "task_status_counts": status_counts,
     }
-
-
-def summary_context(current: YearData, lang: str) -> dict[str, str]:
-    """``y<year>.summary.*`` shortcodes by count name; empty when the year has no figures."""
-    if not current.has_variables:
-        return {}
-    out = {name: _shortcode_var(f"y{current.year}.summary.{name}", lang) for name in SUMMARY_COUNTS}
-    if current.tasks is not None:
-        out["tasks"] = _shortcode_var(f"y{current.year}.summary.tasks", lang)
-    return out
 
 
 # --- rendering ---------------------------------------------------------------------------------
@@ -329,17 +280,30 @@ def _language_globals(lang: str, year: int, unit_id: str, text: dict) -> dict:
         return _shortcode_var(key, lang)
 
     def include(path: str) -> str:
-        # ``path`` is relative to reports/<year>/<lang>/. Written from the project root,
-        # because Quarto resolves an include against the page being rendered, not
-        # against the part that holds it (../shared/QUARTO.md item 2): a part included
-        # by pages at different depths must not use a relative path.
-        return "{{< include /reports/" + f"{year}/{lang}/{path}" + " >}}"
+        # ``path`` is relative to reports/<year>/<lang>/ (or already from the project
+        # root). Written from the project root, because Quarto resolves an include against
+        # the page being rendered, not against the part that holds it (../shared/QUARTO.md
+        # item 2): a part included by pages at different depths must not use a relative path.
+        full = path if path.startswith("/") else edition_path(path)
+        return "{{< include " + full + " >}}"
+
+    def edition_path(rel: str) -> str:
+        """A file of this edition and language from the project root, the way every include
+        is written (Quarto resolves a nested include against the top-level page; a root
+        path means the same wherever it stands, ../shared/QUARTO.md item 2)."""
+        return f"/reports/{year}/{lang}/{rel}"
+
+    def generated(name: str) -> str:
+        """A note for staff, then the include of a part the build writes from the data."""
+        path = edition_path(f"{GENERATED_DIR}/{name}")
+        return t("generated_include", path=path) + "\n" + include(path)
 
     def embed(notebook: str, label: str) -> str:
         return ("{{< embed " + f"/build/{unit_id}/{year}/notebooks/{notebook}.ipynb#{label}-{lang}"
                 + " >}}")
 
-    return {"t": t, "var": var, "include": include, "embed": embed, "lang": lang, **years}
+    return {"t": t, "var": var, "include": include, "embed": embed, "generated": generated,
+            "edition_path": edition_path, "lang": lang, **years}
 
 
 def render_skeleton(catalog: Catalog, unit_id: str, current: YearData, previous: YearData, *,
@@ -353,10 +317,8 @@ def render_skeleton(catalog: Catalog, unit_id: str, current: YearData, previous:
     for lang in LANGS:
         context = _language_globals(lang, year, unit_id, text)
         domains = [domain_context(d, catalog, current, previous, lang, text) for d in domain_ids]
-        cross = (domain_context(CROSS_CUTTING, catalog, current, previous, lang, text)
-                 if CROSS_CUTTING in catalog.domains.index else {"sentences": []})
         context.update(
-            domains=domains, cross_cutting=cross, summary=summary_context(current, lang),
+            domains=domains,
             task_list_missing=current.tasks is None,
             task_list_path=f"data/raw/tasks/{unit_id}/{year}/tasks.csv",
         )

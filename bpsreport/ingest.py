@@ -113,6 +113,8 @@ class IngestResult:
     tasks: pd.DataFrame | None
     inputs: list[InputFile] = field(default_factory=list)
     task_status: pd.DataFrame | None = None
+    # What the department submissions settled without stopping (bpsreport.submissions).
+    warnings: list = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -334,7 +336,7 @@ def _ingest_edition(raw_dir: Path, catalog: Catalog, unit_id: str, year: int, ro
     inputs += [InputFile(shown_path(p, root), _sha256(p), submitted.rows.get(shown_path(p, root), 0))
                for p in sub_files]
     return IngestResult(observations=observations, tasks=tasks, inputs=inputs,
-                        task_status=task_status)
+                        task_status=task_status, warnings=submitted.warnings)
 
 
 def _sha256(path: Path) -> str:

@@ -569,7 +569,8 @@ def _sheet_grid(ws, shown: str, sheet: str, problems: ProblemCollector) -> Grid:
 
 
 def read_sheets(path: Path, sheets: tuple[str, ...] | list[str], *, root: Path,
-                allow_empty: bool = True) -> dict[str, RawTable]:
+                allow_empty: bool = True,
+                also_ignored: tuple[str, ...] = ()) -> dict[str, RawTable]:
     """Read several named sheets of one XLSX workbook, e.g. a department submission.
 
     A submission template (:mod:`bpsreport.submissions`) has a ``data`` and a ``tasks``
@@ -588,6 +589,9 @@ def read_sheets(path: Path, sheets: tuple[str, ...] | list[str], *, root: Path,
     allow_empty
         A sheet with a header row but no data rows gives an empty table rather than a
         problem (a template's task sheet for a department without tasks).
+    also_ignored
+        Further sheets the workbook may carry and that are not read here (a template's
+        read-only reference sheet and its metadata sheet, read by the caller).
 
     Returns
     -------
@@ -616,7 +620,8 @@ def read_sheets(path: Path, sheets: tuple[str, ...] | list[str], *, root: Path,
         wanted = {name.strip().casefold() for name in sheets}
         for extra in book.sheetnames:
             key = extra.strip().casefold()
-            if key not in wanted and key not in IGNORED_SHEETS:
+            if key not in wanted and key not in IGNORED_SHEETS and \
+                    key not in {name.strip().casefold() for name in also_ignored}:
                 problems.add(shown, "only the sheets " + ", ".join(sheets) + " (and optionally "
                              "one named instructions or 说明); move or delete this sheet",
                              sheet=extra, found=extra)

@@ -77,3 +77,43 @@ def test_lead_departments_are_those_of_the_domains_2018_tasks():
     for row in _read_csv("domains.csv"):
         if row["domain_id"] != "cross_cutting":
             assert _split(row["lead_departments"]) == expected[row["domain_id"]], row["domain_id"]
+
+
+# --- who reports each indicator (issue 9 §2) ------------------------------------------------
+
+def _indicators() -> list[dict[str, str]]:
+    rows = []
+    for path in sorted((CATALOG / "indicators").glob("*.csv")):
+        with path.open(encoding="utf-8", newline="") as fh:
+            rows += list(csv.DictReader(fh))
+    return rows
+
+
+def test_every_indicator_has_exactly_one_known_reporting_department_and_a_reason():
+    departments = {row["department_id"] for row in _read_csv("departments.csv")}
+    for row in _indicators():
+        assert row["reporting_department"] in departments, row["indicator_id"]
+        assert ";" not in row["reporting_department"], row["indicator_id"]
+        assert row["reporting_reason"].strip(), row["indicator_id"]
+
+
+def test_an_indicator_a_task_quantifies_is_reported_by_one_of_that_tasks_departments():
+    """Derived from the source: 粤财办〔2018〕6号 二 names the departments of each task."""
+    by_id = {row["indicator_id"]: row for row in _indicators()}
+    checked = 0
+    for tasks in sorted((PROJECT / "data/raw/tasks").glob("*/*/tasks.csv")):
+        with tasks.open(encoding="utf-8-sig", newline="") as fh:
+            for task in csv.DictReader(fh):
+                for indicator_id in _split(task["indicators"]):
+                    row = by_id[indicator_id]
+                    assert row["reporting_department"] in _split(task["departments"]), indicator_id
+                    assert task["source"].split(" ")[1] in row["reporting_reason"], indicator_id
+                    checked += 1
+    assert checked >= 30
+
+
+def test_a_reason_is_either_a_cited_source_or_a_marked_judgement():
+    for row in _indicators():
+        reason = row["reporting_reason"]
+        assert reason.startswith("judgement: ") or any(
+            ref in reason for ref in ("粤财办〔", "seed 001 item", "seed 00")), (row["indicator_id"], reason)

@@ -62,11 +62,11 @@ def tree_digest(folder: Path) -> dict[str, str]:
 CASES = {
     "var-unknown": {(ZH_RESULTS, 3, ERROR, "var-unknown")},
     "var-wrong-language": {(ZH_RESULTS, 8, ERROR, "var-wrong-language")},
-    "var-unused": {(EN_RESULTS, 6, WARNING, "var-unused")},
+    "figure-uncited": {(EN_RESULTS, 6, WARNING, "figure-uncited")},
     "lang-missing-section": {(ZH_RESULTS, 10, ERROR, "lang-missing-section")},
     # The empty English section also leaves the bus access rate uncited in English.
     "lang-empty-section": {(EN_RESULTS, 6, ERROR, "lang-empty-section"),
-                           (EN_RESULTS, 6, WARNING, "var-unused")},
+                           (EN_RESULTS, 6, WARNING, "figure-uncited")},
     "lang-missing-file": {("reports/2018/zh/_parts/extra.qmd", 1, ERROR, "lang-missing-file")},
     "include-missing": {("reports/2018/zh/index.qmd", 10, ERROR, "include-missing")},
     "number-typed": {(ZH_RESULTS, 5, WARNING, "number-typed")},
@@ -74,10 +74,13 @@ CASES = {
                            (EN_RESULTS, 4, ERROR, "number-contradicts")},
     "todo-left-report": {(ZH_RESULTS, 8, ERROR, "todo-left")},
     "todo-left-config": {("config/edition.yml", 28, ERROR, "todo-left")},
-    # Ingestion rejects the row too, so the build fails and data/clean is left stale.
-    "indicator-no-source": {(f"{RAW_2018}/public_transport.csv", 3, ERROR, "indicator-no-source"),
-                            ("data/clean", None, ERROR, "data-stale")},
-    "target-no-actual": {(f"{RAW_2018}/employment_security.csv", 6, WARNING, "target-no-actual")},
+    # Ingestion rejects the row, as the build would: the text cannot be checked against
+    # the 2018 data, so that is all there is to say.
+    "indicator-no-source": {(f"{RAW_2018}/public_transport.csv", 3, ERROR, "indicator-no-source")},
+    # The new target is also a figure no text cites yet, in either language.
+    "target-no-actual": {(f"{RAW_2018}/employment_security.csv", 6, WARNING, "target-no-actual"),
+                         (ZH_RESULTS, 3, WARNING, "figure-uncited"),
+                         (EN_RESULTS, 3, WARNING, "figure-uncited")},
     "task-no-status": {("data/raw/tasks/test-unit/2018/tasks.csv", 2, ERROR, "task-no-status"),
                        ("data/raw/tasks/test-unit/2018/tasks.csv", 3, ERROR, "task-no-status")},
 }
@@ -103,7 +106,7 @@ def case_findings(tmp_path_factory) -> dict[str, list[Finding]]:
     base = tmp_path_factory.mktemp("cases")
     return {case: run_checks(make_project(base, case), YEAR)
             for case in ("var-unknown", "number-contradicts", "number-typed", "target-no-actual",
-                         "task-no-status", "lang-empty-section", "var-unused")}
+                         "task-no-status", "lang-empty-section", "figure-uncited")}
 
 
 def _one(findings: list[Finding], code: str, path: str | None = None) -> Finding:
@@ -156,16 +159,18 @@ def test_empty_section_points_at_the_text_in_the_other_language(case_findings):
     assert f"{ZH_RESULTS}:6" in empty.message
 
 
-def test_unused_variable_is_one_finding_per_indicator(case_findings):
-    unused = [f for f in case_findings["var-unused"] if f.code == "var-unused"]
-    assert len(unused) == 1
-    assert "bus_access_rate" in unused[0].message
-    assert "{{< var y2018.bus_access_rate.actual.en >}}" in unused[0].message
+def test_an_uncited_figure_is_one_finding_naming_its_department_and_variable(case_findings):
+    uncited = [f for f in case_findings["figure-uncited"] if f.code == "figure-uncited"]
+    assert len(uncited) == 1
+    assert "bus_access_rate" in uncited[0].message
+    assert "{{< var y2018.bus_access_rate.actual.en >}}" in uncited[0].message
+    assert "测试交通厅 (trans)" in uncited[0].message and uncited[0].departments == ("trans",)
+    assert "reports/2018/VARIABLES.md" in uncited[0].message
 
 
 # --- publication: errors block, warnings do not ----------------------------------------------
 
-@pytest.mark.parametrize("case", ["var-unused", "number-typed", "target-no-actual"])
+@pytest.mark.parametrize("case", ["figure-uncited", "number-typed", "target-no-actual"])
 def test_a_fixture_with_only_warnings_does_not_block_publication(tmp_path, case):
     findings = run_checks(make_project(tmp_path, case), YEAR)
     assert findings and all(f.severity == WARNING for f in findings)
@@ -177,15 +182,20 @@ def test_an_error_blocks_publication(case_findings):
     assert blocks_publication([]) is False
 
 
-def test_output_reads_like_a_compiler(case_findings):
-    text = format_findings(case_findings["number-contradicts"])
-    lines = text.splitlines()
-    assert lines[0].startswith("reports/2018/en/_parts/results.qmd:4: error: number-contradicts: ")
-    assert lines[1].startswith("reports/2018/zh/_parts/results.qmd:5: error: number-contradicts: ")
-    assert lines[-1].startswith("2 errors (错误), 0 warnings (警告).")
+def test_output_is_grouped_by_file_and_ends_with_a_count_per_kind(case_findings):
+    findings = case_findings["number-contradicts"] + [
+        Finding("data/raw/submissions/test-unit/2018/hrss.xlsx", 7, WARNING, "given-twice", "…")]
+    lines = format_findings(findings).splitlines()
+    assert lines[0] == "data/raw/submissions/test-unit/2018/hrss.xlsx"
+    assert lines[1] == "  row 7: warning: given-twice: …"
+    assert lines[3] == "reports/2018/en/_parts/results.qmd"
+    assert lines[4].startswith("  4: error: number-contradicts: ")
+    assert lines[6] == "reports/2018/zh/_parts/results.qmd"
+    assert lines[-1].startswith("2 errors (错误), 1 warning (警告): 2 number-contradicts, 1 given-twice.")
+    assert "warning" not in format_findings(findings, errors_only=True).splitlines()[1]
     assert format_findings([]) == "No problems found (没有发现问题)."
-    whole_file = Finding("data/clean", None, ERROR, "data-stale", "run the build")
-    assert str(whole_file) == "data/clean: error: data-stale: run the build"
+    whole_file = Finding("reports/2018", None, ERROR, "edition-missing", "start it")
+    assert str(whole_file) == "reports/2018: error: edition-missing: start it"
 
 
 def test_severity_must_be_error_or_warning():
@@ -195,39 +205,29 @@ def test_severity_must_be_error_or_warning():
 
 # --- data that is missing, stale or unreadable --------------------------------------------------
 
-def test_without_clean_data_it_says_to_build_and_checks_the_rest(tmp_path):
+def test_without_any_build_it_checks_everything(tmp_path):
+    """check reads data/raw itself: no clean data, no _variables.yml, nothing built."""
     dest = tmp_path / "unbuilt"
     shutil.copytree(FIXTURES / "base", dest)
-    shutil.copytree(FIXTURES / "cases" / "todo-left-report", dest, dirs_exist_ok=True)
+    shutil.copytree(FIXTURES / "cases" / "number-contradicts", dest, dirs_exist_ok=True)
     findings = run_checks(dest, YEAR)
-    assert where(findings) == {("data/clean/test-unit/2018", None, ERROR, "data-missing"),
-                               (ZH_RESULTS, 8, ERROR, "todo-left")}
-    assert "pipeline.py build --year 2018" in _one(findings, "data-missing").message
+    assert where(findings) == CASES["number-contradicts"]
+    assert not (dest / "data" / "clean").exists() and not (dest / "_variables.yml").exists()
 
 
-def test_clean_files_changed_by_hand_are_errors_naming_each_file(tmp_path):
-    dest = make_project(tmp_path)
-    folder = dest / "data" / "clean" / "test-unit" / str(YEAR)
-    csv = folder / "observations.csv"
-    csv.write_text(csv.read_text(encoding="utf-8-sig") + "\n", encoding="utf-8-sig")
-    parquet = folder / "assessment.parquet"
-    parquet.write_bytes(parquet.read_bytes()[:100])    # unreadable now: no crash either
+def test_the_raw_data_as_it_is_now_counts_not_the_last_build(tmp_path):
+    dest = make_project(tmp_path)  # built
+    raw = dest / RAW_2018 / "employment_security.csv"
+    raw.write_text(raw.read_text(encoding="utf-8").replace(",123.4,", ",120.0,"), encoding="utf-8")
+    stale = dump_variables(build_edition_variables(dest, "test-unit", YEAR))
+    (dest / "_variables.yml").write_text(stale, encoding="utf-8")  # still says 123.4万人
     findings = run_checks(dest, YEAR)
-    changed = {(f.path, f.severity) for f in findings if f.code == "data-changed"}
-    assert changed == {(f"data/clean/test-unit/{YEAR}/observations.csv", ERROR),
-                       (f"data/clean/test-unit/{YEAR}/assessment.parquet", ERROR)}
-    assert all(f"pipeline.py build --year {YEAR}" in f.message and "from data/raw" in f.message
-               for f in findings if f.code == "data-changed")
-    assert blocks_publication(findings)
-
-
-def test_a_stale_variables_file_is_a_warning(tmp_path):
-    dest = make_project(tmp_path)
-    text = dump_variables(build_edition_variables(dest, "test-unit", YEAR))
-    (dest / "_variables.yml").write_text(text.replace("123.4万人", "120.0万人"), encoding="utf-8")
-    assert where(run_checks(dest, YEAR)) == {("_variables.yml", None, WARNING, "variables-stale")}
-    (dest / "_variables.yml").write_text(text, encoding="utf-8")
-    assert run_checks(dest, YEAR) == []
+    assert findings == [], "the text cites the variables, which follow the raw data"
+    part = dest / ZH_RESULTS
+    part.write_text(part.read_text(encoding="utf-8").replace(
+        "{{< var y2018.new_jobs.actual.zh >}}", "123.4万人"), encoding="utf-8")
+    contradiction = _one(run_checks(dest, YEAR), "number-contradicts")
+    assert "is 120.0万人 in the data" in contradiction.message
 
 
 def test_a_broken_edition_config_is_reported_and_data_variables_are_still_checked(tmp_path):
@@ -243,27 +243,11 @@ def test_a_broken_edition_config_is_reported_and_data_variables_are_still_checke
 
 # --- task statuses ---------------------------------------------------------------------------
 
-def _replace_clean_table(root: Path, name: str, frame: pd.DataFrame) -> None:
-    """Rewrite one table of the 2018 clean set the way the build writes clean data (with
-    its manifest), so that the check trusts it."""
-    import json
-
-    from bpsreport import clean_store
-
-    folder = root / "data" / "clean" / "test-unit" / str(YEAR)
-    manifest = json.loads((folder / clean_store.MANIFEST).read_text(encoding="utf-8"))
-    tables = {p.stem: pd.read_parquet(p) for p in folder.glob("*.parquet")} | {name: frame}
-    clean_store.write_edition(root / "data" / "clean", "test-unit", YEAR, tables,
-                              manifest["inputs"], config_hash=manifest["config_sha256"])
-
-
-def test_statuses_in_the_clean_table_count(tmp_path):
+def test_statuses_come_from_the_submissions_as_they_are_now(tmp_path):
+    """A status just entered counts, though no build has run since (issue 9 §3)."""
     dest = make_project(tmp_path, "task-no-status")
-    _replace_clean_table(dest, "task_status", pd.DataFrame({
-        "task_no": [1, 2], "domain_id": ["employment_security", "public_transport"],
-        "status": ["completed", "no_status"], "note": ["synthetic", ""],
-        "department_id": ["hrss", ""], "source_file": ["", ""], "source_row": [None, None],
-    }))
+    write_submission(dest / "data/raw/submissions/test-unit/2018/hrss.xlsx", "hrss", [],
+                     [[1, "稳定就业", "hrss", "已完成", "synthetic"]])
     assert where(run_checks(dest, YEAR)) == {
         ("data/raw/tasks/test-unit/2018/tasks.csv", 3, ERROR, "task-no-status")}
 
@@ -281,8 +265,9 @@ def test_the_first_edition_only_warns_about_statuses(tmp_path):
 
 # --- department submissions (a SYNTHETIC workbook written here) ------------------------------
 
-def write_submission(path: Path, data_rows: list[list], task_rows: list[list]) -> None:
-    """A filled department template: instructions, data and tasks sheets (synthetic)."""
+def write_submission(path: Path, department: str, data_rows: list[list], task_rows: list[list],
+                     *, unit: str = "test-unit", year: int = YEAR) -> None:
+    """A filled department template: instructions, data, tasks and metadata (synthetic)."""
     book = openpyxl.Workbook()
     book.active.title = "instructions"
     book.active.append(["SYNTHETIC test submission for tests/test_check.py"])
@@ -295,6 +280,11 @@ def write_submission(path: Path, data_rows: list[list], task_rows: list[list]) -
     tasks.append(["task_no", "task", "departments", "status", "note"])
     for row in task_rows:
         tasks.append(row)
+    meta = book.create_sheet("metadata")
+    for row in (["field", "value"], ["unit_id", unit], ["year", year],
+                ["department_id", department], ["template_version", 2]):
+        meta.append(row)
+    meta.sheet_state = "hidden"
     path.parent.mkdir(parents=True, exist_ok=True)
     book.save(path)
 
@@ -302,21 +292,23 @@ def write_submission(path: Path, data_rows: list[list], task_rows: list[list]) -
 def test_submission_rows_without_value_or_source(tmp_path):
     dest = make_project(tmp_path, "target-no-actual")
     sub = "data/raw/submissions/test-unit/2018/hrss.xlsx"
-    write_submission(dest / sub, [
-        ["vocational_training", "职业技能培训", "万人次", "50", 2018, "actual", None, None, None, None, None],
-        ["unemployment_rate", "登记失业率", "%", "≤ 4%", 2018, "actual", 2.5, None, None, None, "synthetic"],
-    ], [])
+    empty = ["vocational_training", "职业技能培训", "万人次", "50", 2018, "actual", None, None, None, None, None]
+    write_submission(dest / sub, "hrss", [empty], [])
     findings = run_checks(dest, YEAR)
     # The target without an actual now points at the row that should hold the actual.
     assert (sub, 2, WARNING, "target-no-actual") in where(findings)
-    assert (sub, 3, ERROR, "indicator-no-source") in where(findings)
     assert not [f for f in findings if f.code == "target-no-actual" and f.path != sub]
+    (dest / sub).unlink()
+    write_submission(dest / sub, "hrss", [empty, [
+        "vocational_training", "职业技能培训", "万人次", "50", 2018, "actual", 2.5, None, None, None, "synthetic"]], [])
+    source = _one(run_checks(dest, YEAR), "indicator-no-source")
+    assert (source.path, source.line) == (sub, 3) and "column source" in source.message
 
 
 def test_a_value_left_empty_without_a_target_is_not_reported(tmp_path):
     dest = make_project(tmp_path)
     sub = "data/raw/submissions/test-unit/2018/hrss.xlsx"
-    write_submission(dest / sub, [
+    write_submission(dest / sub, "hrss", [
         ["vocational_training", "职业技能培训", "万人次", None, 2018, "actual", None, None, None, None, None],
     ], [])
     assert (sub, 2, WARNING, "value-not-reported") in where(run_checks(dest, YEAR))
@@ -325,7 +317,7 @@ def test_a_value_left_empty_without_a_target_is_not_reported(tmp_path):
 def test_a_task_left_without_status_points_at_the_submission_row(tmp_path):
     dest = make_project(tmp_path, "task-no-status")
     sub = "data/raw/submissions/test-unit/2018/trans.xlsx"
-    write_submission(dest / sub, [], [[2, "农村客运", "trans", None, None]])
+    write_submission(dest / sub, "trans", [], [[2, "农村客运", "trans", None, None]])
     findings = [f for f in run_checks(dest, YEAR) if f.code == "task-no-status"]
     assert where(findings) == {("data/raw/tasks/test-unit/2018/tasks.csv", 2, ERROR, "task-no-status"),
                                (sub, 2, ERROR, "task-no-status")}
@@ -385,7 +377,9 @@ def real_2017(tmp_path_factory) -> Path:
     shutil.copytree(ROOT / "data" / "raw", dest / "data" / "raw")
     shutil.copytree(ROOT / "config", dest / "config")
     shutil.copytree(ROOT / "reports" / "2017", dest / "reports" / "2017",
-                    ignore=shutil.ignore_patterns("_generated"))
+                    ignore=shutil.ignore_patterns("_generated", "VARIABLES.md"))
+    for path in ROOT.glob("_quarto*.yml"):
+        shutil.copy2(path, dest / path.name)
     build_clean(ProjectPaths.at(dest))
     return dest
 
@@ -394,7 +388,7 @@ def test_the_real_2017_edition_has_no_errors(real_2017):
     findings = run_checks(real_2017, 2017)
     assert not blocks_publication(findings), format_findings(findings)
     # The narrative cites every figure through a variable: nothing typed, nothing unknown.
-    assert not {f.code for f in findings} & {"number-typed", "var-unknown", "var-unused",
+    assert not {f.code for f in findings} & {"number-typed", "var-unknown",
                                                "lang-missing-section", "lang-empty-section"}
 
 

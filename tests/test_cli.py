@@ -235,13 +235,16 @@ def test_check_exit_code_follows_blocking_findings(project_copy, monkeypatch, ca
     (project_copy / "reports" / "2018").mkdir(parents=True)
     found = {"findings": [check.Finding("reports/2018/zh/index.qmd", 4, "error", "var-unknown",
                                         "no data variable y2018.x")]}
-    monkeypatch.setattr(check, "run_checks", lambda root, year, unit_id=None: found["findings"])
+    monkeypatch.setattr(check, "run_checks", lambda root, year, unit_id=None, department=None: found["findings"])
     assert main(["--root", str(project_copy), "check"]) == 6  # default year: newest in reports/
     out = capsys.readouterr().out
-    assert "reports/2018/zh/index.qmd:4: error: var-unknown" in out and "2018" in out
-    found["findings"] = [check.Finding("reports/2018/zh/index.qmd", 9, "warning", "var-unused",
+    assert "reports/2018/zh/index.qmd\n  4: error: var-unknown" in out and "2018" in out
+    assert "1 error (错误), 0 warnings (警告): 1 var-unknown." in out
+    found["findings"] = [check.Finding("reports/2018/zh/index.qmd", 9, "warning", "figure-uncited",
                                        "not cited")]
     assert main(["--root", str(project_copy), "check", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "not cited" not in out and "1 warning (警告): 1 figure-uncited" in out
     found["findings"] = []
     assert main(["--root", str(project_copy), "check"]) == 0
 

@@ -92,13 +92,29 @@ def test_the_skeleton_mirrors_the_previous_edition_in_both_languages(started):
     assert {f"reports/{YEAR}/{lang}/{f}" for lang in ("zh", "en") for f in zh} <= created
 
 
+def target(include: str, including: str, year: int, lang: str) -> str:
+    """An include's file below reports/<year>/<lang>/ (root paths, or relative to the file)."""
+    import posixpath
+
+    prefix = f"/reports/{year}/{lang}/"
+    if include.startswith(prefix):
+        return include[len(prefix):]
+    return posixpath.normpath(posixpath.join(posixpath.dirname(including), include))
+
+
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_includes_and_embeds_are_those_of_2017_with_the_year_moved_on(started, lang):
     root, _, _ = started
     for rel in qmd_files(ROOT, 2017, lang):
         old = (ROOT / "reports" / "2017" / lang / rel).read_text(encoding="utf-8")
         new = (root / "reports" / str(YEAR) / lang / rel).read_text(encoding="utf-8")
-        assert INCLUDE.findall(new) == [i.replace("/2017/", f"/{YEAR}/") for i in INCLUDE.findall(old)], rel
+        # The same files, whichever way the path is written (a part's own includes start
+        # at the project root, as Quarto resolves nested includes against the page).
+        results = re.compile(rf"^/reports/{YEAR}/{lang}/_generated/(results-.*|overview-figures|difficulties-counts)\.qmd$")
+        assert [target(i, rel, YEAR, lang) for i in INCLUDE.findall(new) if not results.match(i)] \
+            == [target(i, rel, 2017, lang) for i in INCLUDE.findall(old)], rel
+        if rel.startswith("_parts/"):
+            assert all(i.startswith(f"/reports/{YEAR}/{lang}/") for i in INCLUDE.findall(new)), rel
         assert EMBED.findall(new) == [e.replace("/2017/", f"/{YEAR}/") for e in EMBED.findall(old)], rel
 
 
@@ -117,27 +133,47 @@ def test_every_domain_part_lists_its_tasks_of_the_2018_list(started, tasks_2018,
                 assert markdown_escape(name) in text
 
 
+def generated_parts(root: Path) -> None:
+    from bpsreport.generate import generate_edition_parts
+
+    generate_edition_parts(root, UNIT, YEAR)
+
+
 @pytest.mark.parametrize("lang", ["zh", "en"])
-def test_domain_parts_cite_the_variables_of_the_domains_2018_indicators(started, lang):
+def test_data_sentences_are_a_generated_part_the_build_rewrites(started, lang, tmp_path):
+    """Issue 9 §5: the sentences about the year's figures follow the data until replaced."""
     root, _, _ = started
     assessment = pd.read_parquet(root / "data" / "clean" / UNIT / str(YEAR) / "assessment.parquet")
-    for domain_id, own in assessment.groupby("domain_id"):
+    for domain_id in sorted(set(assessment["domain_id"]) | {"education"}):
         name = "main-work" if domain_id == "cross_cutting" else domain_id
-        text = (root / "reports" / str(YEAR) / lang / "_parts" / f"{name}.qmd").read_text(encoding="utf-8")
+        part = (root / "reports" / str(YEAR) / lang / "_parts" / f"{name}.qmd").read_text(encoding="utf-8")
+        include = f"/reports/{YEAR}/{lang}/_generated/results-{domain_id}.qmd"
+        assert f"{{{{< include {include} >}}}}" in part, (domain_id, "the part includes it")
+        assert "VARIABLES.md" in part, "the note beside the include says where the variables are"
+    project = tmp_path / "project"
+    shutil.copytree(root, project)
+    generated_parts(project)
+    folder = project / "reports" / str(YEAR) / lang / "_generated"
+    for domain_id, own in assessment.groupby("domain_id"):
+        text = (folder / f"results-{domain_id}.qmd").read_text(encoding="utf-8")
         for indicator_id in own["indicator_id"]:
             assert f"y{YEAR}.{indicator_id}.target.{lang}" in text, (domain_id, indicator_id)
-    # Education has no 2018 figure: its part says so and names last year's indicators.
-    education = (root / "reports" / str(YEAR) / lang / "_parts" / "education.qmd").read_text(encoding="utf-8")
-    assert "TODO" in education and f"y{YEAR}.special_education_funding" not in education
+    # Education has no 2018 figure: the generated part says so and names last year's ones.
+    education = (folder / "results-education.qmd").read_text(encoding="utf-8")
+    assert f"y{YEAR}.special_education_funding" not in education and "TODO" not in education
+    assert ("特殊教育建设维护资金" if lang == "zh" else "Special education construction") in education
 
 
-def test_every_variable_the_skeleton_cites_is_generated_for_2018(started):
+def test_every_variable_the_skeleton_cites_is_generated_for_2018(started, tmp_path):
     from bpsreport.variables import build_edition_variables, flatten
 
     root, _, _ = started
-    known = set(flatten(build_edition_variables(root, UNIT, YEAR)))
-    cited = {(p.relative_to(root).as_posix(), key)
-             for p in (root / "reports" / str(YEAR)).rglob("*.qmd")
+    project = tmp_path / "project"
+    shutil.copytree(root, project)
+    generated_parts(project)
+    known = set(flatten(build_edition_variables(project, UNIT, YEAR)))
+    cited = {(p.relative_to(project).as_posix(), key)
+             for p in (project / "reports" / str(YEAR)).rglob("*.qmd")
              for key in VAR.findall(p.read_text(encoding="utf-8"))}
     assert len(cited) > 300
     assert sorted(c for c in cited if c[1] not in known) == []

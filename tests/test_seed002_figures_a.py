@@ -24,7 +24,7 @@ DOMAINS = ("cross_cutting", "education", "public_health", "culture_sports",
 
 CATALOG_COLUMNS = ["indicator_id", "domain_id", "name_zh", "name_en", "unit", "unit_en",
                    "en_factor", "direction", "decimals", "decimals_en", "max_value",
-                   "definition_zh", "definition_en"]
+                   "definition_zh", "definition_en", "reporting_department", "reporting_reason"]
 OBSERVATION_COLUMNS = ["indicator_id", "indicator", "year", "measure", "target_type", "value",
                        "unit", "source", "derived", "formula", "note"]
 # Optional, after the others: a file that needs it has it (docs/data-model.md).

@@ -66,6 +66,8 @@ class RenderRequest:
     pdf_dir: Path
     langs: tuple[str, ...] = ("zh", "en")
     work_dir: Path | None = None
+    # True while `pipeline.py check` reports errors for the edition: every PDF page and
+    # site page then carries a visible 征求意见稿 / DRAFT mark.
     draft: bool = False
 
     @property
