@@ -501,7 +501,7 @@ def run_build(paths: ProjectPaths, year: int, unit: str | None, renderer: str, r
         rep.detail(f"   ran {name}: {reason}")
 
     rep.stage("3. Report sources · 报告源文件: data variables and generated task lists …")
-    written = build_sources(paths, unit_id, year)
+    written = build_sources(paths, unit_id, year, draft=bool(errors))
     changed = [g for g in written if g.written]
     rep.info(f"   _variables.yml and {len(written)} generated parts ({len(changed)} changed)")
     for g in changed:

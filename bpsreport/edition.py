@@ -102,9 +102,6 @@ PAGES = (
 PARTS = ("notice", "overview", "summary", "summary-overview", "main-work", "results-overview",
          "difficulties", "tasks", "tasks-overview", "measures", "appendix", "sources-intro",
          "status-note")
-# ``y<year>.summary.*`` counts the skeleton cites (bpsreport/variables.py).
-SUMMARY_COUNTS = ("indicators", "with_target", "met", "met_as_stated", "nearly_met", "not_met",
-                  "no_data")
 
 
 class NewYearError(PipelineError):

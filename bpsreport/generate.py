@@ -73,7 +73,8 @@ CROSS_CUTTING = "cross_cutting"
 EDITION_TEXT = TEMPLATE_DIR / "edition" / "text.yml"
 RESULTS_TEMPLATE = "results.qmd.j2"
 # ``y<year>.summary.*`` counts the generated overview sentences cite (bpsreport/variables.py).
-SUMMARY_COUNTS = ("indicators", "with_target", "met", "nearly_met", "not_met", "no_data")
+SUMMARY_COUNTS = ("indicators", "with_target", "met", "met_as_stated", "nearly_met", "not_met",
+                  "no_data")
 
 # Characters that pandoc markdown would read as markup (emphasis, links, citations, math,
 # sub/superscript, shortcodes, table cells): escaped with a backslash in data text.

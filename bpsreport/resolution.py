@@ -199,7 +199,7 @@ def resolve_edition(root: Path, unit_id: str, year: int, *, catalog: Catalog,
         dest = Path(tmp).resolve()
         notebooks = _scratch_project(root, unit_id, int(year), catalog, parts, dest)
         try:
-            plan = plan_site(dest, langs, dest / "_site", year=int(year))
+            plan = plan_site(dest, langs, dest / "_site", target=f"reports/{int(year)}/{{lang}}")
         except (RenderError, OSError, ValueError) as exc:
             add(_problem(exc, f"reports/{year}", notebooks, dest))
             return list(found.values())
@@ -223,7 +223,7 @@ def resolve_edition(root: Path, unit_id: str, year: int, *, catalog: Catalog,
 
         for lang, project in plan.projects.items():
             project.variables = dict(variables or {})
-            for page in plan.pages.get(lang, []):
+            for page in plan.targets.get(lang, []):
                 resolve(page.source, page.rel.as_posix(), project, lang, "html", page)
             report = dest / "reports" / str(year) / lang / REPORT_SOURCE
             if not report.is_file():

@@ -350,13 +350,13 @@ def build_variables(clean_dir: Path, catalog: Catalog, unit_id: str, years: Iter
         tables[year] = {"assessment": assessment, "tasks": tasks,
                         "task_status": pd.read_parquet(status_path) if status_path.exists() else None}
     return variables_from_tables(tables, catalog, unit_id, edition=edition,
-                                 edition_year=edition_year, rules=rules)
+                                 edition_year=edition_year, rules=rules, draft=draft)
 
 
 def variables_from_tables(tables: Mapping[int, Mapping[str, pd.DataFrame | None]], catalog: Catalog,
                           unit_id: str, *, edition: Mapping | None = None,
                           edition_year: int | None = None,
-                          rules: StatusRules | None = None) -> dict:
+                          rules: StatusRules | None = None, draft: bool = False) -> dict:
     """:func:`build_variables` from tables in memory: ``{year: {"assessment": …, "tasks": …,
     "task_status": …}}`` (``tasks`` and ``task_status`` may be ``None``).
 
