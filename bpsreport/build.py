@@ -529,7 +529,8 @@ def render_edition(paths: ProjectPaths, unit_id: str, year: int, renderer: str =
         raise
     clean_store.write_json_atomic(state_file, inputs)
     return RenderResult(result.backend, result.version, site,
-                        {k: pdf_dir / Path(v).name for k, v in result.pdfs.items()}), True
+                        {k: pdf_dir / Path(v).name for k, v in result.pdfs.items()},
+                        counts=result.counts), True
 
 
 def _reports_progress(backend) -> bool:

@@ -520,10 +520,10 @@ def run_build(paths: ProjectPaths, year: int, unit: str | None, renderer: str, r
                     steps.advance(ev.item, line=f"   PDF {ev.done}/{ev.total}: {ev.item}")
                 else:
                     steps.advance(ev.item, line=f"   page {ev.item}", level=VERBOSE)
-                    if ev.done == ev.total:
-                        rep.info(f"   {ev.total} pages rendered")
             rendered, ran = render_edition(paths, unit_id, year, renderer, progress=on_render,
                                            draft=bool(errors))
+        if ran and rendered.summary():
+            rep.info(f"   {rendered.summary()}")
         rep.info(f"   backend: {rendered.version}")
         rep.info(f"   {'done' if ran else 'unchanged, nothing to render'}: "
                  f"{paths.shown(rendered.site_dir)}/index.html"

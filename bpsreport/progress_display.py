@@ -5,7 +5,7 @@ Console levels (``--quiet``, default, ``--verbose``):
 =========  ====================================================================
 quiet      warnings, errors and the final line
 normal     stage headings, the data summary tables, one line per notebook and
-           per PDF, a count of the pages rendered
+           per PDF, how many pages and PDFs were rendered and how many reused
 verbose    also every raw file read, every page rendered, and a traceback for
            an unexpected error
 =========  ====================================================================

@@ -82,6 +82,21 @@ class RenderResult:
     version: str
     site_dir: Path
     pdfs: dict[str, Path] = field(default_factory=dict)  # keys "zh", "en", "bilingual"
+    # What was made afresh and what was taken unchanged from an earlier render, by kind
+    # ("pages", "pdfs"): (rendered, reused). None when the backend does not say (Quarto).
+    counts: dict[str, tuple[int, int]] | None = None
+
+    def summary(self) -> str:
+        """"30 pages: 4 rendered, 26 reused; 2 PDFs: 1 typeset, 1 reused"."""
+        if not self.counts:
+            return ""
+        parts = []
+        for kind, verb in (("pages", "rendered"), ("pdfs", "typeset")):
+            if kind in self.counts:
+                made, reused = self.counts[kind]
+                noun = "pages" if kind == "pages" else "PDFs"
+                parts.append(f"{made + reused} {noun}: {made} {verb}, {reused} reused")
+        return "; ".join(parts)
 
 
 @runtime_checkable

@@ -56,8 +56,11 @@ class BuiltinBackend:
         check_project_includes(plan.projects)
         site = render_site(root, site_dir, langs=tuple(request.langs), plan=plan,
                            cache_dir=root / "build" / request.unit_id / str(request.year)
-                           / "render-cache" / "html",
+                           / "render-cache" / "html",  # the same folder as cache_root below
                            progress=reporter("pages"))
+        cache_root = root / "build" / request.unit_id / str(request.year) / "render-cache"
+        reused_pages = sum(1 for page in site.pages if page.reused)
+        counts = {"pages": (len(site.pages) - reused_pages, reused_pages), "pdfs": (0, 0)}
         written: dict[str, list[Path]] = {lang: [] for lang in request.langs}
         for page in site.pages:
             written[page.page.lang].append(page.html_path)
@@ -77,9 +80,12 @@ class BuiltinBackend:
             for rel in documents[lang]:
                 output = out_root / rel.with_suffix(".pdf")
                 output.parent.mkdir(parents=True, exist_ok=True)
-                render_typst_document(root / rel, output, project=project, lang=lang,
-                                      year=request.year, root=root,
-                                      work_dir=work_dir / lang, draft=request.draft)
+                typeset = render_typst_document(root / rel, output, project=project, lang=lang,
+                                                year=request.year, root=root,
+                                                work_dir=work_dir / lang, draft=request.draft,
+                                                cache_dir=cache_root / "pdf")
+                made, reused = counts["pdfs"]
+                counts["pdfs"] = (made, reused + 1) if typeset.reused else (made + 1, reused)
                 written[lang].append(output)
                 done += 1
                 if pdf_progress is not None:
@@ -91,7 +97,7 @@ class BuiltinBackend:
             run_post_render(root, project.config, output_dir=site_dir / lang_output_root(project),
                             output_files=written[lang], profile=lang)
         return RenderResult(backend=self.name, version=self.version(), site_dir=site_dir,
-                            pdfs=collect_pdfs(request))
+                            pdfs=collect_pdfs(request), counts=counts)
 
 
 def check_project_includes(projects: dict[str, ProjectConfig]) -> None:

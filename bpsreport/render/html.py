@@ -351,24 +351,32 @@ def _toolchain_fingerprint() -> str:
     return digest.hexdigest()
 
 
+@dataclass(frozen=True)
+class PandocOutput:
+    html: str
+    reused: bool  # taken from the cache: nothing that decides the page changed
+
+
 def run_pandoc(markdown: str, *, metadata: dict, variables: dict[str, str], toc: bool,
-               toc_depth: int | None, cwd: Path, cache_dir: Path | None = None) -> str:
-    """One page through pandoc with our template and filters; returns the HTML.
+               toc_depth: int | None, cwd: Path, cache_dir: Path | None = None,
+               place: str = "") -> PandocOutput:
+    """One page through pandoc with our template and filters.
 
     With ``cache_dir``, the HTML is kept under a hash of everything that decides it (the
-    resolved markdown, metadata, page variables, template, filters and pandoc version),
-    so an unchanged page is not rendered again.
+    resolved markdown, metadata, page variables, template, filters and pandoc version,
+    and ``place``, the page's folder relative to the project: never an absolute path, so
+    a copy of the project reuses the cache), so an unchanged page is not rendered again.
     """
     import subprocess
 
     cached: Path | None = None
     if cache_dir is not None:
         key = hashlib.sha256(json.dumps(
-            [_toolchain_fingerprint(), markdown, metadata, variables, toc, toc_depth, str(cwd)],
+            [_toolchain_fingerprint(), markdown, metadata, variables, toc, toc_depth, place],
             ensure_ascii=False, sort_keys=True, default=str).encode("utf-8")).hexdigest()
         cached = Path(cache_dir) / key[:2] / f"{key}.html"
         if cached.is_file():
-            return cached.read_text(encoding="utf-8")
+            return PandocOutput(cached.read_text(encoding="utf-8"), True)
 
     with tempfile.TemporaryDirectory(prefix="bpsreport-pandoc-") as tmp:
         tmp_path = Path(tmp)
@@ -399,7 +407,7 @@ def run_pandoc(markdown: str, *, metadata: dict, variables: dict[str, str], toc:
         tmp_file = cached.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
         tmp_file.write_text(html_text, encoding="utf-8")
         os.replace(tmp_file, cached)
-    return html_text
+    return PandocOutput(html_text, False)
 
 
 # --- one page ------------------------------------------------------------------------------
@@ -409,6 +417,7 @@ class RenderedPage:
     page: Page
     html_path: Path
     inputs: list[Path]
+    reused: bool = False  # the same resolved sources as a page rendered before
 
 
 _QMD_LINK = re.compile(r"\]\(\s*<?([^)\s>]+?\.qmd)(#[^)\s>]*)?>?(?:\s+[\"'][^)]*[\"'])?\s*\)")
@@ -491,13 +500,13 @@ def render_page(plan: SitePlan, page: Page, *, cache_dir: Path | None = None) ->
         variables.pop("bps-footer")
     toc = bool(meta.get("toc"))
     try:
-        html_text = run_pandoc(doc.markdown, metadata=pandoc_meta, variables=variables, toc=toc,
-                               toc_depth=meta.get("toc-depth"), cwd=page.source.parent,
-                               cache_dir=cache_dir)
+        output = run_pandoc(doc.markdown, metadata=pandoc_meta, variables=variables, toc=toc,
+                            toc_depth=meta.get("toc-depth"), cwd=page.source.parent,
+                            cache_dir=cache_dir, place=str(page.rel.parent))
     except RenderError as exc:
         raise RenderError(f"{page.rel}: {exc}") from exc
-    out_path.write_text(html_text, encoding="utf-8")
-    return RenderedPage(page=page, html_path=out_path, inputs=doc.includes)
+    out_path.write_text(output.html, encoding="utf-8")
+    return RenderedPage(page=page, html_path=out_path, inputs=doc.includes, reused=output.reused)
 
 
 def _dir_prefix(rel: str) -> str:

@@ -53,6 +53,7 @@ from __future__ import annotations
 import base64
 import copy
 import datetime as dt
+import hashlib
 import json
 import os
 import re
@@ -169,7 +170,66 @@ def _covers(face: FontFace, probe: str) -> bool:
         return False
 
 
-def resolve_fonts(config: Mapping, lang: str, dirs: Iterable[Path]) -> dict[str, list[str]]:
+def font_fingerprint(dirs: Iterable[Path]) -> str:
+    """What decides which fonts Typst finds: every font file under ``dirs`` and the system
+    font folders (path, size, modification time), and the Typst version."""
+    import typst
+
+    digest = hashlib.sha256(str(getattr(typst, "__version__", "")).encode())
+    folders = [Path(d) for d in dirs] + [Path(p) for p in ("/usr/share/fonts", "/usr/local/share/fonts",
+                                                          os.path.expanduser("~/.local/share/fonts"),
+                                                          os.path.expanduser("~/.fonts"))]
+    seen = set()
+    for folder in folders:
+        if not folder.is_dir() or folder.resolve() in seen:
+            continue
+        seen.add(folder.resolve())
+        for base, _dirs, files in sorted(os.walk(folder)):
+            for name in sorted(files):
+                if name.lower().endswith((".ttf", ".otf", ".ttc", ".otc", ".woff", ".woff2")):
+                    path = Path(base) / name
+                    try:
+                        st = path.stat()
+                    except OSError:
+                        continue
+                    digest.update(f"{path}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+FONT_CACHE = Path("build") / "pdf-fonts.json"
+
+
+def resolve_fonts(config: Mapping, lang: str, dirs: Iterable[Path], *,
+                  cache: Path | None = None) -> dict[str, list[str]]:
+    """:func:`find_fonts`, remembered in ``cache`` (a JSON file) while the installed fonts
+    and the configured families stay the same: finding which fonts can draw Chinese reads
+    every font file, about two seconds."""
+    dirs = [Path(d) for d in dirs]
+    if cache is None:
+        return find_fonts(config, lang, dirs)
+    key = hashlib.sha256(json.dumps(
+        [font_fingerprint(dirs), (config.get("fonts") or {}).get(lang), config.get("probe_text"),
+         [str(d) for d in dirs]], ensure_ascii=False, sort_keys=True).encode()).hexdigest()
+    try:
+        known = json.loads(Path(cache).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        known = {}
+    if isinstance(known.get(lang), dict) and known[lang].get("key") == key:
+        return known[lang]["fonts"]
+    found = find_fonts(config, lang, dirs)
+    known = known if isinstance(known, dict) else {}
+    known[lang] = {"key": key, "fonts": found}
+    try:
+        Path(cache).parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(cache).with_name(f".{Path(cache).name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(known, ensure_ascii=False, indent=1), encoding="utf-8")
+        os.replace(tmp, cache)
+    except OSError:
+        pass  # a read-only project still renders, only slower
+    return found
+
+
+def find_fonts(config: Mapping, lang: str, dirs: Iterable[Path]) -> dict[str, list[str]]:
     """For each font role of ``lang``, the families of ``config/pdf.yml`` that are installed.
 
     Families are kept in the configured order under the name Typst knows them by. A role
@@ -278,7 +338,7 @@ def pdf_metadata(year: int, lang: str, *, root: Path = PROJECT_ROOT,
         config = load_pdf_config(own if own.is_file() else PDF_CONFIG)
     edition_file = Path(root) / "config" / "edition.yml"
     edition = edition_fields(year, lang, edition_file if edition_file.is_file() else EDITION_CONFIG)
-    fonts = resolve_fonts(config, lang, font_dirs(config, root))
+    fonts = resolve_fonts(config, lang, font_dirs(config, root), cache=Path(root) / FONT_CACHE)
     labels = (config.get("labels") or {}).get(lang) or {}
     pdf = {"settings": _raw_typst(typst_value(template_settings(config, lang, fonts)))}
     if edition.get("issued"):
@@ -741,8 +801,34 @@ def _issued(year: int, root: Path) -> dt.datetime | None:
         return None
 
 
+@dataclass(frozen=True)
+class TypesetPdf:
+    path: Path
+    reused: bool  # the same Typst source, images, fonts and Typst as a PDF typeset before
+
+
+_ASSET_REF = re.compile(r'"(assets/[^"]+)"')
+
+
+def _pdf_key(typ: Path, fonts: Iterable[Path], timestamp: dt.datetime | None) -> str:
+    """Everything that decides the PDF: the Typst source (template included), the images
+    it reads, the fonts Typst can find, the Typst version and the document date."""
+    import typst
+
+    text = typ.read_text(encoding="utf-8")
+    digest = hashlib.sha256(text.encode("utf-8"))
+    for rel in sorted(set(_ASSET_REF.findall(text))):
+        path = typ.parent / rel
+        digest.update(rel.encode() + b"\0" + (path.read_bytes() if path.is_file() else b"-"))
+    digest.update(font_fingerprint(fonts).encode())
+    digest.update(str(getattr(typst, "__version__", "")).encode())
+    digest.update(str(timestamp.timestamp() if timestamp else "").encode())
+    return digest.hexdigest()
+
+
 def render_typst_document(source: Path, output: Path, *, project: "ProjectConfig", lang: str,
-                          year: int, root: Path, work_dir: Path, draft: bool = False) -> Path:
+                          year: int, root: Path, work_dir: Path, draft: bool = False,
+                          cache_dir: Path | None = None) -> TypesetPdf:
     """One ``format: typst`` source (``reports/<year>/<lang>/report.qmd``) to its PDF.
 
     The PDF goes where Quarto puts it: beside the page in the profile's output folder
@@ -768,12 +854,27 @@ def render_typst_document(source: Path, output: Path, *, project: "ProjectConfig
     typ = write_edition_typst(doc.markdown_with_source_marks(root), meta, lang=lang,
                               work_dir=Path(work_dir), name=Path(source).stem,
                               source_dir=Path(source).parent, root=root, figures=doc.figures)
+    fonts, timestamp = font_dirs(config, root), _issued(year, root)
+    cached = None
+    if cache_dir is not None:
+        # Kept per document name: the last PDF typeset from these inputs.
+        cached = Path(cache_dir) / f"{lang}-{Path(source).stem}-{_pdf_key(typ, fonts, timestamp)}.pdf"
+        if cached.is_file():
+            Path(output).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(cached, output)
+            return TypesetPdf(Path(output), True)
     try:
-        compile_typst(typ, Path(output), font_paths=font_dirs(config, root),
-                      timestamp=_issued(year, root))
+        compile_typst(typ, Path(output), font_paths=fonts, timestamp=timestamp)
     except PdfBuildError as exc:
         raise PdfBuildError(located_typst_error(str(exc), typ, root)) from exc
-    return Path(output)
+    if cached is not None:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        for old in cached.parent.glob(f"{lang}-{Path(source).stem}-*.pdf"):
+            old.unlink(missing_ok=True)  # one kept per document: the cache does not grow
+        tmp = cached.with_name(f".{cached.name}.{os.getpid()}.tmp")
+        shutil.copyfile(output, tmp)
+        os.replace(tmp, cached)
+    return TypesetPdf(Path(output), False)
 
 
 def located_typst_error(message: str, typ: Path, root: Path) -> str:
