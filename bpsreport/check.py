@@ -503,7 +503,10 @@ def _check_resolution(data: _Data, earlier: list[Finding]) -> list[Finding]:
     for p in problems:
         if (p.path, p.line) in known:
             continue
-        if p.code == "var-unknown" and (data.variables is None or any(
+        # A title citing a variable is a front-matter problem of the same kind.
+        unknown_var = p.code == "var-unknown" or (
+            p.code == "front-matter" and "no single value in _variables.yml" in p.message)
+        if unknown_var and (data.variables is None or any(
                 u and u in p.message for u in data.unverifiable) or "" in data.unverifiable):
             continue  # the data could not be read: reported as such
         message = p.message

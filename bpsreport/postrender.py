@@ -573,6 +573,13 @@ def _lang_page(editions: list[dict], labels: dict, lang: str) -> str:
 
 # --- the step -----------------------------------------------------------------------------------
 
+def read_search_index(site: Path, year: int, lang: str) -> list[dict]:
+    """The search entries of one edition and language, as the site's search box reads them
+    (``_bps/search/<year>-<lang>.js``)."""
+    text = (Path(site) / LIBS / "search" / f"{year}-{lang}.js").read_text(encoding="utf-8")
+    return json.loads(text[text.index("] = ") + 4:].rstrip().rstrip(";"))
+
+
 def post_render(out: RenderedOutput) -> list[int]:
     """Everything the module docstring lists, for the editions in ``out``; returns them."""
     site = out.site_dir

@@ -15,7 +15,7 @@ Rows (wall clock; CPU is user + system of the build and every process it started
                               does) is dropped in and 2018 rebuilt
   2017 after 2018 data        2017 rebuilt once the 2018 data above arrived
   edit one narrative file     one line added to a 2017 narrative part, 2017 rebuilt
-  fast test suite             ``pytest -n 2 --dist loadgroup -m "not slow"`` in the checkout
+  fast test suite             ``pytest -n 2 --dist loadfile -m "not slow"`` in the checkout
                               (what ``./run test -m "not slow"`` runs once set up)
   preview latency, Quarto     hooks for the renderer rewrite: :func:`measure_preview_latency`
                               and :func:`measure_quarto_ratio` report "not measured" until then
@@ -167,7 +167,7 @@ def measure(repeat: int, run_tests: bool) -> list[Row]:
     if run_tests:
         show(rows)
         wall, cpu, out = timed([PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2",
-                                "--dist", "loadgroup", "-m", "not slow"], cwd=ROOT)
+                                "--dist", "loadfile", "-m", "not slow"], cwd=ROOT)
         summary = out.strip().splitlines()[-1] if out.strip() else ""
         rows.append(Row('`./run test -m "not slow"` (set up)', wall, cpu, summary, "< 1 min"))
     return rows

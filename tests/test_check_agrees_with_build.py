@@ -34,7 +34,7 @@ VAR = "{{< var y2017.urban_new_jobs.actual.zh >}}"
 def built(edition_2017, tmp_path_factory) -> Path:
     """A copy of the project with the 2017 edition built (so a case re-runs only what it changes)."""
     dest = tmp_path_factory.mktemp("agreement") / "project"
-    for name in ("data/raw", "data/clean", "config", "notebooks", "templates", "reports/2017",
+    for name in ("data/raw", "data/clean", "config", "notebooks", "templates", "scripts", "reports/2017",
                  "build/gd-province/2017", "_site"):
         shutil.copytree(ROOT / name, dest / name, ignore=shutil.ignore_patterns(".*"))
     for path in [*ROOT.glob("_quarto*.yml"), ROOT / "pipeline.py"]:
@@ -81,7 +81,8 @@ def _unknown_variable(root):
 
 def _missing_include(root):
     rel = ZH / "domains" / "education.qmd"
-    return rel, replace_in(root, rel, "../_parts/education.qmd", "../_parts/educaton.qmd")
+    return rel, replace_in(root, rel, "/reports/2017/zh/_parts/education.qmd",
+                           "/reports/2017/zh/_parts/educaton.qmd")
 
 
 def _missing_embed_label(root):

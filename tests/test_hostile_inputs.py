@@ -207,7 +207,8 @@ SUBMISSION = "data/raw/submissions/gd-province/2018/hrss.xlsx"
 def submission(data: dict | None = None, note: str = "SYNTHETIC progress note",
                edit: Callable | None = None):
     """A filled department workbook (SYNTHETIC figures) for hrss, 2018: one actual, one status."""
-    from bpsreport.submissions import DATA_COLUMNS, TASK_SHEET_COLUMNS
+    from bpsreport.submissions import (DATA_COLUMNS, METADATA_SHEET, TASK_SHEET_COLUMNS,
+                                       _metadata_sheet)
 
     def build(root: Path) -> None:
         row = {"indicator_id": "urban_new_jobs", "indicator": "城镇新增就业", "unit": "万人",
@@ -222,6 +223,8 @@ def submission(data: dict | None = None, note: str = "SYNTHETIC progress note",
         tasks = book.create_sheet("tasks")
         tasks.append(list(TASK_SHEET_COLUMNS))
         tasks.append([3, "SYNTHETIC task", "hrss", "completed", note])
+        # The hidden sheet `pipeline.py new-year` writes: which unit, year and department.
+        _metadata_sheet(book.create_sheet(METADATA_SHEET), "gd-province", 2018, "hrss")
         if edit is not None:
             edit(book)
         (root / SUBMISSION).parent.mkdir(parents=True, exist_ok=True)

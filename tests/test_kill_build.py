@@ -31,7 +31,7 @@ TAKEN_OVER = "ended without releasing it"
 def project_copy(dest: Path) -> Path:
     """Everything a build reads, nothing it writes."""
     shutil.copytree(ROOT / "data" / "raw", dest / "data" / "raw")
-    for name in ("config", "notebooks", "templates"):
+    for name in ("config", "notebooks", "templates", "scripts"):
         shutil.copytree(ROOT / name, dest / name)
     shutil.copytree(ROOT / "reports", dest / "reports", ignore=shutil.ignore_patterns("_generated"))
     for f in ROOT.glob("_quarto*.yml"):
@@ -118,7 +118,7 @@ def test_two_builds_started_together_run_one_after_the_other(built_together):
     assert f"process {first.pid} (`pipeline.py --root {root} build --year {YEAR}`" in out
     # The second build started after the first had finished: it found nothing to do.
     assert "data/raw/ unchanged since the last build" in out
-    assert "unchanged, nothing to run" in out and "unchanged, nothing to render" in out
+    assert "notebooks: 0 run, 11 reused" in out and "unchanged, nothing to render" in out
     assert TAKEN_OVER not in out and TAKEN_OVER not in outs[1 - waited[0]]
     assert debris(root) == []
     assert (root / LOCK_FILE).read_text(encoding="utf-8") == ""
@@ -142,19 +142,21 @@ def test_a_build_killed_at_each_stage_is_recovered_by_the_next(built_together):
     assert proc.returncode == -9
     _recovers(root, proc.pid, built, expect_debris=True)
 
-    # 2. Running the notebooks: killed once the first notebook has finished.
-    touch_without_changing(root / "config" / "labels.yml")
+    # 2. Running the notebooks: killed once the first notebook has finished. (Without its
+    # state file the notebook cache runs every notebook again, bpsreport/notebook_cache.py.)
+    (root / "build" / UNIT / str(YEAR) / "notebooks-state.json").unlink()
     proc = start(build_command(root))
     kill_at(proc, lambda line: "notebook '" in line and ": done" in line)
     assert outputs(root) == built           # the site and PDFs are untouched so far
     _recovers(root, proc.pid, built)
 
-    # 3. Rendering: killed once the first PDF is written into the render's staging folder.
+    # 3. Rendering: killed once the first PDF is written into the render's staging folder
+    # (build/publish/.new-*, bpsreport.publish).
     touch_without_changing(root / "_quarto.yml")
     proc = start(build_command(root))
-    kill_at(proc, lambda line: "PDF 1/3" in line)
+    kill_at(proc, lambda line: "PDF 1/2" in line)
     assert outputs(root) == built
-    assert any(name.startswith(".render-") for name in debris(root))
+    assert any(Path(name).name.startswith(".new-") for name in debris(root))
     _recovers(root, proc.pid, built, expect_debris=True)
 
 

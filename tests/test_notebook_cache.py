@@ -11,6 +11,7 @@ scenarios re-run exactly the notebooks whose inputs changed.
 from __future__ import annotations
 
 import hashlib
+import re
 import json
 import shutil
 import subprocess
@@ -34,7 +35,10 @@ DOMAINS = ("education", "public_health", "culture_sports", "public_transport", "
 
 
 def _hashes(folder: Path, *, skip: tuple[str, ...] = ()) -> dict[str, str]:
-    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+    # A published version's folder is named by the time and process that made it
+    # (build/publish/v-<time>-<pid>): the name differs by design, the contents may not.
+    return {re.sub(r"(^|/)v-\d{8}-\d{6}-\d+(/|$)", r"\1v-*\2", p.relative_to(folder).as_posix()):
+            hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(folder.rglob("*"))
             if p.is_file() and not any(part in skip for part in p.relative_to(folder).parts)}
 
@@ -273,7 +277,7 @@ def _run_cells(template: Path, params: dict, data, out_dir: Path) -> list:
     namespace = dict(params)
     real_load, real_display = nbmod.load_edition_data, nbmod._display
     nbmod.load_edition_data = lambda *a, **k: data
-    nbmod._display = lambda bundle: shown.append(dict(bundle))
+    nbmod._display = lambda bundle, metadata=None: shown.append((dict(bundle), dict(metadata or {})))
     try:
         for cell in nb.cells:
             if cell.cell_type == "code" and "parameters" not in cell.metadata.get("tags", []):
