@@ -273,3 +273,21 @@ def test_search_entries_carry_no_footnote_marks(edition_2017):
                 assert re.search(rf"(?<![\d.,]){re.escape(value)}(?![\d.,])", text), (page, value)
                 checked += 1
     assert checked >= 10  # the 2017 tables carry footnoted values in both languages
+
+
+@needs_poppler
+def test_the_model_documents_headings_signature_and_annex(pdfs):
+    """Level-3 and level-4 headings run into their paragraph ("1.完善制度设计。经省政府
+    同意……") unless a subheading follows; the signature never stands alone; 附件 is set
+    top-left on the annex's first page, its title centred below."""
+    pages = page_texts(pdfs["zh"])
+    lines = [squeeze(line) for page in pages for line in text_lines(page)]
+    assert any(line.startswith("1.完善制度设计。") and len(line) > len("1.完善制度设计。") for line in lines)
+    assert any(re.match(r"^（1）\S+。\S", line) for line in lines)       # level 4, run in
+    assert "1.公共教育均等化方面。" in lines                              # followed by （1）: alone
+    signature_page = next(i for i, page in enumerate(pages) if "2018年3月26日" in squeeze(page))
+    assert len(text_lines(pages[signature_page])) >= MIN_LINES
+    annex = next(page for page in pages if text_lines(page) and squeeze(text_lines(page)[0]) == "附件")
+    first, title = text_lines(annex)[:2]
+    assert len(first) - len(first.lstrip()) <= 2                          # at the left margin
+    assert squeeze(title) == "目标完成情况表" and len(title) - len(title.lstrip()) > 10  # centred
