@@ -530,6 +530,11 @@ def run_build(paths: ProjectPaths, year: int, unit: str | None, renderer: str, r
                  + (f" ({_took(time.monotonic() - t)})" if ran else ""))
         for lang, pdf in sorted(rendered.pdfs.items()):
             rep.info(f"   PDF ({lang}): {paths.shown(pdf)}")
+        if rendered.pdfs:
+            from .render.pdf import font_report
+
+            for line in font_report(paths.root, [l for l in ("zh", "en") if l in rendered.pdfs]):
+                rep.info(f"   {line}")
         outcome.site, outcome.pdfs = rendered.site_dir, dict(rendered.pdfs)
     outcome.seconds = time.monotonic() - started
     return outcome

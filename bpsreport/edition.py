@@ -295,11 +295,17 @@ def _language_globals(lang: str, year: int, unit_id: str, text: dict) -> dict:
         path = edition_path(f"{GENERATED_DIR}/{name}")
         return t("generated_include", path=path) + "\n" + include(path)
 
+    def exhibits(name: str) -> str:
+        """The include of a generated part that places charts and tables, with its note."""
+        path = edition_path(f"{GENERATED_DIR}/exhibits-{name}.qmd")
+        return t("generated_exhibits_include", path=path) + "\n" + include(path)
+
     def embed(notebook: str, label: str) -> str:
         return ("{{< embed " + f"/build/{unit_id}/{year}/notebooks/{notebook}.ipynb#{label}-{lang}"
                 + " >}}")
 
     return {"t": t, "var": var, "include": include, "embed": embed, "generated": generated,
+            "exhibits": exhibits,
             "edition_path": edition_path, "lang": lang, **years}
 
 

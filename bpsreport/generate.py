@@ -47,7 +47,7 @@ Examples
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -309,13 +309,76 @@ def indicator_sentence(indicator_id: str, fields: dict, year: int, lang: str, te
     return sentence
 
 
+def embed_shortcode(unit_id: str, year: int, notebook: str, label: str) -> str:
+    """``{{< embed /build/<unit>/<year>/notebooks/<notebook>.ipynb#<label> >}}``."""
+    return "{{< embed " + f"/build/{unit_id}/{year}/notebooks/{notebook}.ipynb#{label}" + " >}}"
+
+
+def exhibits_parts(catalog: Catalog, *, unit_id: str, year: int, lang: str,
+                   assessment: pd.DataFrame, observations: pd.DataFrame | None,
+                   text: Mapping, render) -> dict[str, str]:
+    """Where the charts and tables go: ``exhibits-<domain_id>.qmd`` (a domain's target chart
+    and table, or the values of its indicators when it has no target, or nothing),
+    ``exhibits-overview.qmd`` (the status chart) and ``exhibits-cross_cutting.qmd`` (the
+    funding and satisfaction charts), each with the sentence that cites it.
+
+    Decided from the data by the same tests the notebooks use (:func:`bpsreport.tables.has_targets`,
+    the chart builders' ``None``), so no part embeds a cell that has no output: no empty
+    figure or table is numbered.
+    """
+    from .charts import FUNDING_INDICATORS, SATISFACTION_INDICATOR
+    from .tables import has_indicators, has_targets
+
+    def t(key: str, **values) -> str:
+        return str(text[key][lang]).format(year=year, **values)
+
+    def embed(notebook: str, label: str) -> str:
+        return embed_shortcode(unit_id, year, notebook, f"{label}-{lang}")
+
+    def ref(label: str) -> str:
+        return f"@{label}-{lang}"
+
+    note = _generated_note(unit_id, year, f"data/clean/{unit_id}/{year}/assessment.parquet")
+    out: dict[str, str] = {}
+    for domain_id in catalog.domains.index:
+        if domain_id == CROSS_CUTTING:
+            continue
+        fig, tbl = f"fig-{domain_id}-targets", f"tbl-{domain_id}-targets"
+        indicators = f"tbl-{domain_id}-indicators"
+        if has_targets(assessment, domain_id):
+            paragraphs = [t("exhibits_targets", figure=ref(fig), table=ref(tbl)),
+                          embed(domain_id, fig), embed(domain_id, tbl)]
+        elif has_indicators(assessment, domain_id):
+            paragraphs = [t("exhibits_indicators", table=ref(indicators)), embed(domain_id, indicators)]
+        else:
+            paragraphs = []
+        out[f"exhibits-{domain_id}.qmd"] = render(note=note, paragraphs=paragraphs)
+    out["exhibits-overview.qmd"] = render(
+        note=note, paragraphs=[embed("overview", "fig-status-overview")] if len(assessment) else [])
+    obs = observations if observations is not None else pd.DataFrame(
+        columns=["indicator_id", "measure", "year"])
+    actual = obs[obs["measure"] == "actual"]
+    paragraphs = []
+    if (actual["indicator_id"].isin(FUNDING_INDICATORS) & (actual["year"].astype(int) == year)).any():
+        paragraphs += [t("exhibits_funding", figure=ref("fig-funding")), embed("overview", "fig-funding")]
+    if (actual["indicator_id"] == SATISFACTION_INDICATOR).any():
+        paragraphs += [t("exhibits_satisfaction", figure=ref("fig-satisfaction")),
+                       embed("overview", "fig-satisfaction")]
+    note_obs = _generated_note(unit_id, year, f"data/clean/{unit_id}/*/observations.parquet")
+    out["exhibits-cross_cutting.qmd"] = render(note=note_obs, paragraphs=paragraphs)
+    return out
+
+
 def results_parts(catalog: Catalog, *, unit_id: str, year: int, lang: str,
                   assessment: pd.DataFrame | None, previous: pd.DataFrame | None,
-                  tasks: pd.DataFrame | None, template_dir: Path = TEMPLATE_DIR) -> dict[str, str]:
-    """The sentences about the edition year's figures, one generated part per place.
+                  tasks: pd.DataFrame | None, template_dir: Path = TEMPLATE_DIR,
+                  observations: pd.DataFrame | None = None) -> dict[str, str]:
+    """The sentences about the edition year's figures, one generated part per place, and
+    the parts that place the charts and tables (:func:`exhibits_parts`).
 
     ``assessment`` and ``previous`` are the assessments of ``year`` and ``year - 1``
-    (``None`` or empty when a year has no figure); ``tasks`` is the ``year`` task list.
+    (``None`` or empty when a year has no figure); ``tasks`` is the ``year`` task list;
+    ``observations`` the unit's observations of every year (for the cross-cutting charts).
     """
     env = _environment(Path(template_dir))
     template = env.get_template(RESULTS_TEMPLATE)
@@ -362,6 +425,8 @@ def results_parts(catalog: Catalog, *, unit_id: str, year: int, lang: str,
         for name in ("results-overview.qmd", "difficulties-counts.qmd"):
             out[name] = template.render(note=note, paragraphs=[t("generated_no_year_data")])
         out["overview-figures.qmd"] = template.render(note=note, items=[t("generated_no_year_data")])
+    out.update(exhibits_parts(catalog, unit_id=unit_id, year=year, lang=lang, assessment=assessment,
+                              observations=observations, text=text, render=template.render))
     return out
 
 
@@ -379,7 +444,9 @@ def _figure_fields(assessment: pd.DataFrame) -> dict[str, set[str]]:
 def results_part_names(catalog: Catalog) -> list[str]:
     """The generated parts :func:`results_parts` writes (for the skeleton and the checks)."""
     return [f"results-{d}.qmd" for d in catalog.domains.index] + [
-        "results-overview.qmd", "overview-figures.qmd", "difficulties-counts.qmd"]
+        "results-overview.qmd", "overview-figures.qmd", "difficulties-counts.qmd"] + [
+        f"exhibits-{d}.qmd" for d in catalog.domains.index if d != CROSS_CUTTING] + [
+        "exhibits-overview.qmd", "exhibits-cross_cutting.qmd"]
 
 
 MISSING_TASKS_TEMPLATE = "edition/tasks-missing.qmd.j2"
@@ -456,7 +523,8 @@ def render_parts(tasks: pd.DataFrame | None, observations: pd.DataFrame, catalog
                              "rows": own})
     out.update(results_parts(catalog, unit_id=unit_id, year=year, lang=lang,
                              assessment=assessment, previous=previous_assessment,
-                             tasks=status_tasks, template_dir=template_dir))
+                             tasks=status_tasks, template_dir=template_dir,
+                             observations=observations))
     out["sources.qmd"] = env.get_template("sources.qmd.j2").render(
         note=_generated_note(unit_id, year, f"data/clean/{unit_id}/*/observations.parquet"),
         lang=lang, documents=cited_documents(sources_used, catalog, lang), sections=sections)

@@ -715,15 +715,11 @@ class NotebookOutputs:
     def table_dir(self, lang: str) -> Path:
         return self.root / "tables" / lang
 
-    def show_chart(self, chart, lang: str, *, no_chart: str = "") -> None:
-        """Save and display a chart; display ``no_chart`` when the builder returned ``None``."""
-        if lang not in self.langs:
-            return
-        if chart is None:
-            if not no_chart:
-                raise ValueError("the chart builder returned no chart and the cell gives no "
-                                 "no_chart message to show instead")
-            _display({"text/markdown": no_chart, "text/plain": no_chart})
+    def show_chart(self, chart, lang: str) -> None:
+        """Save and display a chart. A builder that returned ``None`` (nothing to draw)
+        displays nothing: the cell has no output, and the report embeds no empty figure
+        (bpsreport.generate decides what to embed from the same data)."""
+        if lang not in self.langs or chart is None:
             return
         _display(*chart_bundle(chart, self.chart_dir(lang)))
 

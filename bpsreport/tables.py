@@ -336,6 +336,59 @@ def target_table(assessment: pd.DataFrame, catalog: Catalog, lang: str, *,
     return _house_style(gt)
 
 
+def has_targets(assessment: pd.DataFrame, domain_id: str | None = None) -> bool:
+    """Whether any indicator (of ``domain_id``) has a target or a stated completion rate:
+    the rows of the target-completion table and of the domain's target chart."""
+    frame = assessment if domain_id is None else assessment[assessment["domain_id"] == domain_id]
+    return bool(len(frame) and (frame["status"] != TargetStatus.NO_TARGET.value).any())
+
+
+def has_indicators(assessment: pd.DataFrame, domain_id: str) -> bool:
+    """Whether the domain has any indicator with a figure in ``assessment``."""
+    return bool(len(assessment) and (assessment["domain_id"] == domain_id).any())
+
+
+INDICATOR_COLUMNS = ["indicator", "unit", "actual"]
+
+
+def indicator_table(assessment: pd.DataFrame, catalog: Catalog, lang: str, *, domain_id: str,
+                    observations: pd.DataFrame | None = None) -> GT:
+    """A domain's indicators with their values for the year (主要指标), for a domain that
+    has figures but no target: what it does have, instead of an empty target table.
+
+    Indicator, unit and the year's value; derived values footnoted with their formula;
+    the sources in a note. The table id is ``tbl-indicators-<domain_id>-<lang>``.
+    """
+    rows = target_rows(assessment, catalog, lang, domain_id=domain_id, observations=observations,
+                       include_no_target=True)
+    # Only the value is shown: its notes are the only ones that apply.
+    rows = rows.assign(target_note="", completion_note="", status_note="")
+    year = _one(assessment, "year", "indicator_table")
+    unit_id = _one(assessment, "unit_id", "indicator_table")
+    data = rows[INDICATOR_COLUMNS].copy()
+    gt = GT(data, rowname_col="indicator", id=f"tbl-indicators-{domain_id}-{lang}")
+    headers = {"indicator": label("target_table.stubhead", lang),
+               "unit": label("target_table.columns.unit", lang),
+               "actual": label("target_table.columns.actual", lang)}
+    gt = (
+        gt.tab_header(title=label("target_table.indicators.domain_title", lang, year=year,
+                                  domain=catalog.domains.at[domain_id, f"name_{lang}"]),
+                      subtitle=label("target_table.subtitle", lang,
+                                     unit=_unit_name(catalog, unit_id, lang)))
+        .tab_stubhead(label=headers["indicator"])
+        .cols_label(unit=headers["unit"], actual=headers["actual"])
+        .cols_align("left", columns=["unit"])
+        .cols_align("right", columns=["actual"])
+        .cols_width(**content_widths({c: list(data[c]) for c in INDICATOR_COLUMNS}, headers, lang,
+                                     flexible={"indicator": 1.0}, marks=_mark_digits(rows)))
+    )
+    gt = _add_footnotes(gt, rows)
+    sources = _sources_note(list(rows["actual_source"]), catalog, lang)
+    if sources:
+        gt = gt.tab_source_note(sources)
+    return _house_style(gt)
+
+
 # --- column widths -----------------------------------------------------------------------
 
 PDF_CONFIG_FILE = Path(__file__).resolve().parent.parent / "config" / "pdf.yml"
@@ -529,8 +582,25 @@ def table_fonts() -> list[str]:
     return [*load_font_config()["chart_families"], "sans-serif"]
 
 
+# The column widths (content_widths) are the PDF's proportions; on a screen they are only a
+# preference. Great Tables lays a table out with `table-layout: fixed` and hides what does
+# not fit in a cell, which on a phone cut numbers in half ("36,75(") and ran header words
+# together. Automatic layout never makes a column narrower than its longest word or number;
+# a table wider than the screen scrolls sideways in its own box instead of being clipped.
+_SCREEN_CSS = """
+#{id} .gt_table {{ table-layout: auto !important; }}
+#{id} .gt_col_heading, #{id} .gt_row, #{id} .gt_stub {{ overflow-x: visible !important; }}
+#{id} .gt_col_heading {{ white-space: nowrap; }}
+#{id} {{ overflow-x: auto; max-width: 100%; }}
+"""
+
+
 def _house_style(gt: GT) -> GT:
-    """Options shared by every table: local fonts only, compact, Quarto leaves it alone."""
+    """Options shared by every table: local fonts only, compact, Quarto leaves it alone,
+    and on a narrow screen a table scrolls instead of clipping its cells."""
+    table_id = gt._options.table_id.value
+    if table_id:
+        gt = gt.opt_css(_SCREEN_CSS.format(id=table_id))
     return gt.tab_options(
         table_font_names=table_fonts(),
         table_font_size="14px",

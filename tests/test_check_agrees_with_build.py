@@ -86,8 +86,8 @@ def _missing_include(root):
 
 
 def _missing_embed_label(root):
-    rel = ZH / "domains" / "education.qmd"
-    return rel, replace_in(root, rel, "#fig-education-targets-zh", "#fig-education-target-zh")
+    rel = ZH / "_parts" / "main-work.qmd"
+    return rel, replace_in(root, rel, "#fig-funding-zh", "#fig-fundings-zh")
 
 
 def _missing_cross_reference(root):

@@ -97,3 +97,36 @@ def test_a_bar_in_a_value_does_not_break_the_table(catalog, value):
     text = variables_reference({"edition": {"title": {"zh": value, "en": value}}}, catalog, "gd-province", 2018)
     row = next(line for line in text.splitlines() if "`edition.title`" in line)
     assert len(re.findall(r"(?<!\\)\|", row)) == 4 and row.count("\\|") == 2
+
+
+EMBED = re.compile(r"\{\{< embed (\S+) >\}\}")
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_exhibits_embed_only_what_the_data_draws(catalog, lang):
+    """A domain with a target gets its chart and table, cited; a domain with figures but no
+    target its indicators' table; a domain without figures nothing. The funding and
+    satisfaction charts are placed only when their figures exist: no empty exhibit."""
+    no_target = {"indicator_id": "special_education_funding", "domain_id": "education",
+                 "actual": 2.0, "status": "no_target"}
+    out = parts(catalog, assessment([TARGET_ONLY, no_target]), lang=lang)
+    nb = "/build/gd-province/2018/notebooks/"
+    employment = out["exhibits-employment_security.qmd"]
+    assert EMBED.findall(employment) == [
+        f"{nb}employment_security.ipynb#fig-employment_security-targets-{lang}",
+        f"{nb}employment_security.ipynb#tbl-employment_security-targets-{lang}"]
+    assert f"@fig-employment_security-targets-{lang}" in employment  # cited where it stands
+    education = out["exhibits-education.qmd"]
+    assert EMBED.findall(education) == [f"{nb}education.ipynb#tbl-education-indicators-{lang}"]
+    assert f"@tbl-education-indicators-{lang}" in education
+    assert EMBED.findall(out["exhibits-public_health.qmd"]) == []
+    assert EMBED.findall(out["exhibits-overview.qmd"]) == [
+        f"{nb}overview.ipynb#fig-status-overview-{lang}"]
+    assert EMBED.findall(out["exhibits-cross_cutting.qmd"]) == []  # no funding figure yet
+    funding = pd.DataFrame([{"indicator_id": "livelihood_spending", "measure": "actual", "year": 2018,
+                             "value": 1.0}])
+    with_funding = results_parts(catalog, unit_id="gd-province", year=2018, lang=lang,
+                                 assessment=assessment([TARGET_ONLY]), previous=None, tasks=None,
+                                 observations=funding)["exhibits-cross_cutting.qmd"]
+    assert EMBED.findall(with_funding) == [f"{nb}overview.ipynb#fig-funding-{lang}"]
+    assert set(out) >= {name for name in results_part_names(catalog) if name.startswith("exhibits-")}

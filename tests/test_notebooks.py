@@ -35,7 +35,8 @@ LABEL = re.compile(r"^#\|\s*label:\s*(\S+)", re.M)
 CAPTION = re.compile(r"^#\|\s*(fig|tbl)-cap:\s*(.+)$", re.M)
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
-DOMAIN_LABELS = ["fig-targets-zh", "fig-targets-en", "tbl-targets-zh", "tbl-targets-en"]
+DOMAIN_LABELS = ["fig-targets-zh", "fig-targets-en", "tbl-targets-zh", "tbl-targets-en",
+                 "tbl-indicators-zh", "tbl-indicators-en"]
 OVERVIEW_LABELS = [f"{kind}-{lang}" for lang in ("zh", "en") for kind in
                    ("fig-status-overview", "fig-funding", "fig-satisfaction", "tbl-all-targets",
                     "tbl-tasks")]
@@ -186,18 +187,24 @@ def test_domain_notebook_has_labelled_chart_and_table_cells(edition_run):
         name = "公共教育" if lang == "zh" else "Public education"
         assert name in caption(table)[1] and name in caption(chart)[1]
         assert "gt_title" not in html.split("</style>", 1)[-1]
+        # A domain with targets shows them; its indicators' table is not made.
+        assert cells[f"tbl-education-indicators-{lang}"].outputs == []
 
 
-def test_domain_without_targets_shows_a_message_instead_of_a_chart(edition_run):
+def test_domain_without_targets_shows_its_indicators_and_no_empty_chart(edition_run):
+    """No chart and no empty target table: the cells display nothing (the report embeds
+    nothing for them, bpsreport.generate.exhibits_parts), and the indicators' table lists
+    what the domain has, with the year's values."""
     cells = labelled_cells(edition_run["build"] / "notebooks" / "environment.ipynb")
     assert list(cells) == executed_labels("environment")
     for lang in ("zh", "en"):
-        data = single_display(cells[f"fig-environment-targets-{lang}"])
-        assert set(data) == {"text/markdown", "text/plain"}
-        assert bool(CJK.search(data["text/markdown"])) == (lang == "zh")
-        # The table cell is still there, with the domain's one untargeted indicator.
-        html = single_display(cells[f"tbl-environment-targets-{lang}"])["text/html"]
-        assert f'id="tbl-targets-environment-{lang}"' in html
+        assert cells[f"fig-environment-targets-{lang}"].outputs == []
+        assert cells[f"tbl-environment-targets-{lang}"].outputs == []
+        table = cells[f"tbl-environment-indicators-{lang}"]
+        html = assert_table_output(table)["text/html"]
+        assert f'id="tbl-indicators-environment-{lang}"' in html
+        name = "生态环境保障" if lang == "zh" else "Environmental protection"
+        assert name in caption(table)[1]
     assert not (edition_run["build"] / "charts" / "zh" / "environment-targets-zh.svg").exists()
 
 
@@ -395,7 +402,11 @@ def test_stored_nbval_notebooks_are_current_executions_of_the_templates(stored, 
     assert params["output_dir"] is None
     assert (STORED_NOTEBOOK_DIR / params["clean_dir"]).resolve() == FIXTURE_CLEAN.resolve()
     cells = labelled_cells(path)
-    assert list(cells) and all(c.outputs for c in cells.values())
+    shown = {label for label, c in cells.items() if c.outputs}
+    targets = {f"{k}-{domain}-targets-{lang}" for k in ("fig", "tbl") for lang in ("zh", "en")}
+    indicators = {f"tbl-{domain}-indicators-{lang}" for lang in ("zh", "en")}
+    # A domain shows its target chart and table, or, without targets, its indicators.
+    assert shown in (targets, indicators) if domain else shown == set(cells), sorted(shown)
     assert not [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
                 if o.output_type in ("error", "stream")]
 

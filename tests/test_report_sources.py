@@ -214,9 +214,15 @@ def test_every_embed_names_a_labelled_notebook_cell(lang, domains):
             assert label in labels[stem], f"{path}: {label} is not a label of {stem}"
             assert label.endswith(f"-{lang}"), f"{path}: {label} is not the {lang} output"
             embedded.add((stem, label))
-    # Every domain's chart and table, and every overview output, is shown somewhere.
+    # Every domain's exhibits are placed in the summary and on the domain's page: the
+    # generated part that embeds its chart and table, or its indicators' table, as the
+    # data decides (bpsreport.generate.exhibits_parts; tests/test_reader_view.py checks
+    # what the 2017 parts embed). Every overview output is shown somewhere.
+    texts = {rel(p, lang): p.read_text(encoding="utf-8") for p in staff_files(lang)}
     for d in domains:
-        assert {(d, f"fig-{d}-targets-{lang}"), (d, f"tbl-{d}-targets-{lang}")} <= embedded
+        part = f"/reports/2017/{lang}/_generated/exhibits-{d}.qmd"
+        includers = {name for name, text in texts.items() if part in text}
+        assert {"_parts/summary.qmd", f"domains/{d}.qmd"} <= includers, (d, includers)
     assert {("overview", lab) for lab in labels["overview"] if lab.endswith(lang)} <= embedded
 
 

@@ -406,10 +406,12 @@ def test_real_site_loads_offline_with_table_and_charts(real_site, tmp_path_facto
         assert summary["pages"] >= 30  # 2 x (overview, summary, tasks, targets, sources, 10 domains)
         tab = browser.new_page()
         for lang in ("zh", "en"):
+            # The charts stand in the summary where the text cites them.
+            tab.navigate(f"{server.base}{lang}/reports/2017/{lang}/summary.html")
+            assert tab.evaluate("Array.from(document.querySelectorAll('[id^=\"fig-\"] img, figure img'))"
+                                ".filter(i => i.naturalWidth > 0).length") >= 3
             tab.navigate(f"{server.base}{lang}/reports/2017/{lang}/targets.html")
             assert tab.evaluate("document.querySelectorAll('.float-table table tbody tr').length") > 10
-            assert tab.evaluate("Array.from(document.querySelectorAll('[id^=\"fig-\"] img, figure img'))"
-                                ".filter(i => i.naturalWidth > 0).length") >= 1
             tab.click_and_wait("a.bps-lang")
             assert tab.evaluate("location.pathname").endswith(
                 f"/reports/2017/{'en' if lang == 'zh' else 'zh'}/targets.html")
@@ -493,3 +495,55 @@ def test_browser_sockets_went_to_loopback_only(tmp_path_factory, fixture_site):
                                          or (e.get("params") or {}).get("remote_address") or "")]
     assert local_connects  # the checker sees connections: its silence below means something
     assert_netlog_loopback_only(browser.netlog)
+
+
+CLIPPED_JS = """(() => {
+  // Every table cell whose content is wider or taller than the cell (the reader sees it
+  // cut off), and every table cut off by a box around it that hides what overflows.
+  const out = [];
+  for (const cell of document.querySelectorAll('main table td, main table th')) {
+    if (cell.scrollWidth > cell.clientWidth + 1 || cell.scrollHeight > cell.clientHeight + 1) {
+      out.push({cell: cell.textContent.trim().slice(0, 40), scroll: cell.scrollWidth, client: cell.clientWidth});
+    }
+  }
+  for (const table of document.querySelectorAll('main table')) {
+    for (let box = table.parentElement; box && box !== document.body; box = box.parentElement) {
+      const style = getComputedStyle(box);
+      if ((style.overflowX === 'hidden' || style.overflowX === 'clip') && box.scrollWidth > box.clientWidth + 1) {
+        out.push({table: (table.closest('[id]') || table).id, box: box.className, scroll: box.scrollWidth, client: box.clientWidth});
+      }
+    }
+  }
+  // And the page itself never scrolls sideways: only a table's own box may.
+  if (document.documentElement.scrollWidth > innerWidth + 1) {
+    out.push({page: location.pathname, width: document.documentElement.scrollWidth});
+  }
+  return out;
+})()"""
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_no_table_cell_is_clipped_on_a_phone_or_a_desktop(real_site, tmp_path_factory, width):
+    """At 390 px (a phone) and 1280 px, no table cell cuts off a number or a header word,
+    on any page of the 2017 edition that has a table."""
+    server = LocalSite(real_site)
+    browser = Browser(chromium_binary(), tmp_path_factory.mktemp(f"chromium-{width}"))
+    try:
+        tab = browser.new_page(width=width, height=844 if width < 500 else 900)
+        pages = [p for p in site_pages(real_site) if "/reports/2017/" in p
+                 and "<table" in (real_site / p).read_text(encoding="utf-8")]
+        assert len(pages) >= 20
+        clipped = {}
+        for rel in pages:
+            tab.navigate(server.base + rel)
+            found = tab.evaluate(CLIPPED_JS)
+            if found:
+                clipped[rel] = found[:5]
+            if os.environ.get("BPS_SCREENSHOTS"):
+                shots = Path(os.environ["BPS_SCREENSHOTS"]) / f"w{width}"
+                shots.mkdir(parents=True, exist_ok=True)
+                tab.screenshot(shots / (rel.replace("/", "_") + ".png"))
+        assert clipped == {}
+    finally:
+        browser.close()
+        server.close()

@@ -591,3 +591,33 @@ def test_real_museums_target_is_met_as_the_source_states_it(real, lang, label, w
     assert words in r["status_note"]
     html = tables.table_html(tables.target_table(real["assessment2017"], real["catalog"], lang))
     assert words in html and status_fill("met_as_stated").upper() in html.upper()
+
+
+# --- a domain without targets: its indicators with their values ------------------------------
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_indicator_table_lists_every_indicator_of_a_domain_with_its_value(assessment, catalog,
+                                                                           obs2017, lang):
+    domains = [d for d in assessment["domain_id"].unique() if not tables.has_targets(assessment, d)]
+    assert domains, "the fixture has a domain without targets"
+    domain_id = domains[0]
+    own = assessment[assessment["domain_id"] == domain_id]
+    gt = tables.indicator_table(assessment, catalog, lang, domain_id=domain_id, observations=obs2017)
+    html = tables.table_html(gt)
+    table_id = f"tbl-indicators-{domain_id}-{lang}"
+    assert f'id="{table_id}"' in html
+    cells = parse(html)
+    names = [str(catalog.indicators.at[i, f"name_{lang}"]) for i in own["indicator_id"]]
+    assert sorted(cells.stub()) == sorted(names)
+    values = [t for _, t in cells.column(table_id, "actual")]
+    assert len(values) == len(own) and all(v and v != "—" for v in values), values
+    # Only indicator, unit and value: no target, completion or status column to stand empty.
+    assert not cells.column(table_id, "target") and not cells.column(table_id, "status")
+
+
+def test_has_targets_and_has_indicators_agree_with_the_target_table(assessment, catalog):
+    for domain_id in catalog.domains.index:
+        rows = tables.target_rows(assessment, catalog, "zh", domain_id=domain_id)
+        assert tables.has_targets(assessment, domain_id) == (len(rows) > 0)
+        assert tables.has_indicators(assessment, domain_id) == bool(
+            (assessment["domain_id"] == domain_id).any())

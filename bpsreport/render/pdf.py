@@ -268,6 +268,64 @@ def find_fonts(config: Mapping, lang: str, dirs: Iterable[Path]) -> dict[str, li
     return resolved
 
 
+@dataclass(frozen=True)
+class FontChoice:
+    """Which family draws a font role of a PDF: ``wanted`` is the first family of the role
+    in config/pdf.yml (the official face), ``used`` the one that is installed."""
+    lang: str
+    role: str
+    wanted: str
+    used: str
+
+    @property
+    def replaced(self) -> bool:
+        return self.used.casefold() != self.wanted.casefold()
+
+
+def font_choices(config: Mapping, lang: str, dirs: Iterable[Path]) -> list[FontChoice]:
+    """For each font role of ``lang``: the official family and the family used."""
+    roles = (config.get("fonts") or {}).get(lang) or {}
+    resolved = resolve_fonts(config, lang, dirs)
+    return [FontChoice(lang, role, str(families[0]), resolved[role][0])
+            for role, families in roles.items()
+            if role != "fallback" and families and resolved.get(role)]
+
+
+def font_report(root: Path = PROJECT_ROOT, langs: Iterable[str] = ("zh", "en")) -> list[str]:
+    """One line per language saying which official faces were found and which were
+    replaced, and by what (printed by the build; README "Official fonts")."""
+    own = Path(root) / "config" / "pdf.yml"
+    config = load_pdf_config(own if own.is_file() else PDF_CONFIG)
+    dirs = font_dirs(config, root)
+    names = {str(k): str(v) for k, v in (config.get("font_names") or {}).items()}
+
+    def named(family: str) -> str:
+        return f"{names[family]} ({family})" if family in names else family
+
+    lines = []
+    for lang in langs:
+        found: dict[str, list[str]] = {}
+        replaced: dict[tuple[str, str], list[str]] = {}
+        for choice in font_choices(config, lang, dirs):
+            if choice.replaced:
+                replaced.setdefault((choice.wanted, choice.used), []).append(choice.role)
+            else:
+                found.setdefault(choice.wanted, []).append(choice.role)
+        parts = []
+        if found:
+            parts.append("found " + "; ".join(f"{named(family)} for {', '.join(roles)}"
+                                              for family, roles in found.items()))
+        if replaced:
+            parts.append("replaced " + "; ".join(
+                f"{named(wanted)} → {used} for {', '.join(roles)}"
+                for (wanted, used), roles in replaced.items()))
+        line = f"PDF fonts ({lang}): " + ", ".join(parts)
+        if replaced:
+            line += ". To print in the official faces, put their font files in fonts/ (README: Official fonts)"
+        lines.append(line)
+    return lines
+
+
 def typst_value(value: object, *, color: bool = False) -> str:
     """A YAML value as a Typst literal: lengths stay lengths, colours become ``rgb()``."""
     if isinstance(value, bool):
@@ -341,6 +399,9 @@ def pdf_metadata(year: int, lang: str, *, root: Path = PROJECT_ROOT,
     fonts = resolve_fonts(config, lang, font_dirs(config, root), cache=Path(root) / FONT_CACHE)
     labels = (config.get("labels") or {}).get(lang) or {}
     pdf = {"settings": _raw_typst(typst_value(template_settings(config, lang, fonts)))}
+    # Real Quarto passes `font-paths` to `typst compile` (absolute here: Quarto resolves a
+    # relative one against the document's folder); the built-in renderer uses the same
+    # folders (font_dirs).
     if edition.get("issued"):
         pdf["printed"] = str(labels.get("printed", "{date}")).format(date=edition["issued"])
     if edition.get("cc"):
@@ -349,7 +410,8 @@ def pdf_metadata(year: int, lang: str, *, root: Path = PROJECT_ROOT,
         pdf["disclosure"] = str(labels.get("disclosure", "")) + edition["disclosure"]
     if draft:
         pdf["draft"] = str(labels.get("draft") or ("征求意见稿" if lang == "zh" else "DRAFT"))
-    return {"edition": edition, "pdf": pdf}
+    return {"edition": edition, "pdf": pdf,
+            "font-paths": [str(d) for d in font_dirs(config, root)]}
 
 
 # --- pandoc ------------------------------------------------------------------------------------
