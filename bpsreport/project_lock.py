@@ -330,6 +330,11 @@ LEFTOVERS: tuple[Leftover, ...] = (
     Leftover(("build/*/*/render-cache/html/*",),
              re.compile(rf"[0-9a-f]+\.{_PID}\.\d+\.tmp"), False,
              "render.html: a cached page being written"),
+    Leftover(("build/*/*/render-cache/pdf",),
+             re.compile(rf"\.[a-z]+-[A-Za-z0-9_-]+-[0-9a-f]{{64}}\.pdf\.{_PID}\.tmp"), False,
+             "render.pdf.render_typst_document: a cached PDF being written"),
+    Leftover(("build",), re.compile(rf"\.pdf-fonts\.json\.{_PID}\.tmp"), False,
+             "render.pdf.resolve_fonts: the remembered font choice being written"),
 )
 
 

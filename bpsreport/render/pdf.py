@@ -282,10 +282,11 @@ class FontChoice:
         return self.used.casefold() != self.wanted.casefold()
 
 
-def font_choices(config: Mapping, lang: str, dirs: Iterable[Path]) -> list[FontChoice]:
+def font_choices(config: Mapping, lang: str, dirs: Iterable[Path], *,
+                 cache: Path | None = None) -> list[FontChoice]:
     """For each font role of ``lang``: the official family and the family used."""
     roles = (config.get("fonts") or {}).get(lang) or {}
-    resolved = resolve_fonts(config, lang, dirs)
+    resolved = resolve_fonts(config, lang, dirs, cache=cache)
     return [FontChoice(lang, role, str(families[0]), resolved[role][0])
             for role, families in roles.items()
             if role != "fallback" and families and resolved.get(role)]
@@ -306,7 +307,7 @@ def font_report(root: Path = PROJECT_ROOT, langs: Iterable[str] = ("zh", "en")) 
     for lang in langs:
         found: dict[str, list[str]] = {}
         replaced: dict[tuple[str, str], list[str]] = {}
-        for choice in font_choices(config, lang, dirs):
+        for choice in font_choices(config, lang, dirs, cache=Path(root) / FONT_CACHE):
             if choice.replaced:
                 replaced.setdefault((choice.wanted, choice.used), []).append(choice.role)
             else:
