@@ -176,6 +176,8 @@ LEFTOVER_EXAMPLES = {
     "._site.old-PID/index.html": "build._swap_into_place (earlier versions): the site",
     "build/gd-province/2017/.pdf.old-PID/report-zh.pdf": "build._swap_into_place (earlier versions): the PDFs",
     "build/gd-province/2017/render-cache/html/ab/ab12ef.PID.140234.tmp": "render.html",
+    "build/gd-province/2017/render-cache/pdf/.zh-report-" + "0" * 64 + ".pdf.PID.tmp": "render.pdf",
+    "build/.pdf-fonts.json.PID.tmp": "render.pdf.resolve_fonts",
 }
 
 # Things with similar names that are not leftovers, or belong to a process that is running.
@@ -197,6 +199,8 @@ KEPT = [
     "_site/index.html",
     "build/gd-province/2017/pdf/report-zh.pdf",
     "build/gd-province/2017/render-cache/html/ab/ab12ef.html",
+    "build/gd-province/2017/render-cache/pdf/zh-report-" + "0" * 64 + ".pdf",
+    "build/pdf-fonts.json",
     "build/logs/build-gd-province-2017-20261124-101010.log",
     LOCK_FILE,
 ]
