@@ -645,6 +645,8 @@ def _preview(args, paths: ProjectPaths, rep: Reporter) -> int:
     require_renderer(args.renderer)
     quarto = find_quarto() if args.renderer in ("auto", "quarto") else None
 
+    last_failure: list[str | None] = [None]
+
     def rebuild() -> bool:
         # A log per rebuild, like any build; the data tables only with --verbose. Each
         # rebuild holds the project lock (waiting for a build started by hand); between
@@ -658,8 +660,10 @@ def _preview(args, paths: ProjectPaths, rep: Reporter) -> int:
                                         render=quarto is None, summary_level=VERBOSE)
             except Exception as exc:  # noqa: BLE001 - keep serving the last good site
                 report_failure(build_rep, exc, paths)
+                last_failure[0] = str(exc)  # shown in the browser, over the last good page
                 return False
-            done = ("Site ready · 网站已生成; reload the page in the browser" if quarto is None
+            last_failure[0] = None
+            done = ("Site ready · 网站已生成; open pages update themselves" if quarto is None
                     else "Data, charts and variables ready · 数据已更新; Quarto re-renders the pages")
             build_rep.final(f"{done} ({_took(outcome.seconds)}; log: "
                             f"{build_rep.shown_log_path(paths.root)})")
@@ -670,7 +674,7 @@ def _preview(args, paths: ProjectPaths, rep: Reporter) -> int:
             preview.run_quarto_preview(paths.root, quarto, rebuild, port=args.port, say=rep.final)
         else:
             preview.run_preview(paths.root, rebuild, port=args.port, say=rep.final,
-                                detail=rep.detail, year=year)
+                                detail=rep.detail, year=year, failure=lambda: last_failure[0])
     except KeyboardInterrupt:
         pass
     rep.final("Preview stopped · 预览已停止.")
