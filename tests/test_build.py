@@ -15,6 +15,10 @@ from bpsreport.cli import main
 from bpsreport.paths import ProjectPaths
 
 
+# Runs the build's stages on project copies: end-to-end (slow).
+pytestmark = pytest.mark.slow
+
+
 def _hashes(folder: Path) -> dict[str, str]:
     return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(folder.rglob("*")) if p.is_file()}

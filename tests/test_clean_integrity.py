@@ -23,6 +23,9 @@ from bpsreport.cli import main
 from bpsreport.paths import ProjectPaths
 from bpsreport.project_lock import ProjectLock, find_leftovers
 
+# Builds clean data and kills builds in subprocesses: end-to-end (slow).
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 UNIT, YEAR = "gd-province", 2017
 

@@ -117,6 +117,7 @@ def test_validate_exits_0_on_the_real_data(project_copy, capsys):
     assert "All raw files are valid" in capsys.readouterr().out
 
 
+@pytest.mark.slow  # runs the build's stages (end-to-end)
 def test_bad_raw_file_exits_2_naming_file_row_column_and_logs_it(project_copy, capsys):
     bad = project_copy / "data/raw/observations/gd-province/2017/employment_security.csv"
     bad.write_text(bad.read_text(encoding="utf-8").replace("148.9", "148.9万", 1), encoding="utf-8")
@@ -189,6 +190,7 @@ def _kernel_error():
     (KeyboardInterrupt, 130),
     (lambda: RuntimeError("boom"), 1),
 ])
+@pytest.mark.slow  # runs the build's stages (end-to-end)
 def test_each_kind_of_failure_has_its_exit_code(make_exc, code, project_copy, monkeypatch, capsys):
     monkeypatch.setattr("bpsreport.build.build_clean", _raise(make_exc()))
     assert main(["--root", str(project_copy), "build", "--year", "2017"]) == code
@@ -197,6 +199,7 @@ def test_each_kind_of_failure_has_its_exit_code(make_exc, code, project_copy, mo
     assert "build/logs/build-gd-province-2017-" in err  # every failure says where the log is
 
 
+@pytest.mark.slow  # runs the build's stages (end-to-end)
 def test_unexpected_error_exits_1_with_a_short_message_and_the_log_path(project_copy, monkeypatch,
                                                                         capsys):
     monkeypatch.setattr("bpsreport.build.build_clean", _raise(RuntimeError("boom 42")))
@@ -219,6 +222,7 @@ def test_unexpected_error_in_another_command_still_leaves_a_log(project_copy, mo
     assert found and "validate broke" in (project_copy / found[0]).read_text(encoding="utf-8")
 
 
+@pytest.mark.slow  # runs the build's stages (end-to-end)
 def test_missing_edition_year_is_an_input_problem(project_copy, capsys):
     assert main(["--root", str(project_copy), "build", "--year", "2031", "--quiet"]) == 2
     assert "2031" in capsys.readouterr().err
@@ -266,6 +270,7 @@ def test_check_on_a_fixture_with_an_unknown_variable_exits_6(tmp_path, capsys):
     assert "var-unknown" in capsys.readouterr().out
 
 
+@pytest.mark.slow  # runs the build's stages (end-to-end)
 def test_new_year_lists_created_then_existing_files(tmp_path, capsys):
     pytest.importorskip("bpsreport.edition")
     dest = tmp_path / "project"

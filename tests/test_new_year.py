@@ -21,6 +21,9 @@ import yaml
 from bpsreport.edition import NewYearReport, append_edition_entry, new_year
 from bpsreport.variables import EditionConfigError
 
+# Runs `new-year` on a project copy with its clean data: end-to-end (slow).
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 YEAR = 2018
 UNIT = "gd-province"

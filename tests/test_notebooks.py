@@ -269,6 +269,7 @@ def test_no_failures_raise_nothing(edition_run):
     raise_for_failures(r for r in edition_run["results"].values() if r.ok)
 
 
+@pytest.mark.slow  # starts a Jupyter kernel
 def test_a_cell_timeout_names_the_cell(tmp_path):
     nb = nbformat.v4.new_notebook(metadata={"kernelspec": {
         "name": "python3", "display_name": "Python 3", "language": "python"}})

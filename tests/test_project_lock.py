@@ -80,6 +80,7 @@ def test_a_second_build_with_no_wait_exits_7_naming_the_holder(project_copy):
     assert not (project_copy / "build").exists()
 
 
+@pytest.mark.slow  # runs the build's stages (end-to-end)
 def test_a_waiting_build_starts_only_when_the_holder_releases(project_copy):
     holder = start_holder(project_copy, "pipeline.py build --year 2017")
     # --year 2031 has no data: the build validates data/raw, writes data/clean and stops (2).
@@ -105,6 +106,7 @@ def test_a_waiting_build_starts_only_when_the_holder_releases(project_copy):
     assert (project_copy / "data" / "clean" / "build-state.json").is_file()
 
 
+@pytest.mark.slow  # runs the build's stages (end-to-end)
 def test_the_lock_of_a_killed_holder_is_taken_over_and_said_so(project_copy):
     holder = start_holder(project_copy, "pipeline.py build --year 2017")
     kill(holder)
@@ -143,6 +145,7 @@ def test_a_normal_release_leaves_an_empty_record_and_the_lock_file(project_copy)
     assert running_holder(project_copy) is None
 
 
+@pytest.mark.slow  # runs the build's stages (end-to-end)
 def test_check_warns_when_a_build_is_running(project_copy):
     holder = start_holder(project_copy, "pipeline.py build --year 2017")
     try:

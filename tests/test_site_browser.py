@@ -58,8 +58,9 @@ def chromium_binary() -> str | None:
     return shutil.which("chromium")
 
 
-pytestmark = pytest.mark.skipif(chromium_binary() is None,
-                                reason="Chromium is not installed (apt-get install chromium)")
+# Drives headless Chromium: end-to-end (slow).
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(chromium_binary() is None,
+                                reason="Chromium is not installed (apt-get install chromium)")]
 
 
 # --- a local server that logs every request ----------------------------------------------------
