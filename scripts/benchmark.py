@@ -17,8 +17,11 @@ Rows (wall clock; CPU is user + system of the build and every process it started
   edit one narrative file     one line added to a 2017 narrative part, 2017 rebuilt
   fast test suite             ``pytest -n 2 --dist loadfile -m "not slow"`` in the checkout
                               (what ``./run test -m "not slow"`` runs once set up)
-  preview latency, Quarto     hooks for the renderer rewrite: :func:`measure_preview_latency`
-                              and :func:`measure_quarto_ratio` report "not measured" until then
+  preview latency            ``pipeline.py preview``: save a narrative file → the reload event
+                              reaches a browser showing a page that cites it (median of 3)
+  render stage, Quarto        the 2017 render stage from cold with ``--renderer quarto`` and
+                              with the built-in renderer, and the ratio (Quarto installed)
+  full test suite             ``pytest -n 2 --dist loadfile`` (with --full-tests)
 
 Then ``--profile`` (on by default) splits one notebook's cost: kernel start (cold and
 forked), imports, and, under cProfile, plotnine's drawing, the SVG and the 300 dpi PNG,
@@ -108,19 +111,95 @@ def drop_synthetic_workbook(root: Path) -> str:
     return f"SYNTHETIC hrss.xlsx ({len(fixture['data'])} figures)"
 
 
-def measure_preview_latency(root: Path) -> Row:
-    """Hook: save a file → page updated, in ``pipeline.py preview``. Filled in with the
-    renderer rewrite (issue 11, preview row)."""
-    return Row("preview: save a file → page updated", None, note="not measured yet (renderer rewrite)",
-               goal="≤ 1.5 s")
+def measure_preview_latency(root: Path, saves: int = 3) -> Row:
+    """``pipeline.py preview``: from saving a narrative file to the reload event reaching a
+    browser that shows a page citing it (the page re-rendered and served), median of
+    ``saves``; then that the page served has the new text."""
+    import http.client
+    import queue
+    import signal
+    import threading
+
+    page = "zh/reports/2017/zh/summary.html"
+    part = root / "reports" / "2017" / "zh" / "_parts" / "main-work.qmd"
+    original = part.read_text(encoding="utf-8")
+    proc = subprocess.Popen([PY, str(ROOT / "pipeline.py"), "--root", str(root), "preview", "--year",
+                             "2017", "--port", "0", "--renderer", "builtin"], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    lines: queue.Queue = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
+
+    def wait_line(pattern: str, timeout: float = 600) -> re.Match:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                line = lines.get(timeout=1)
+            except queue.Empty:
+                continue
+            found = re.search(pattern, line)
+            if found:
+                return found
+        raise RuntimeError(f"preview: no {pattern!r}")
+
+    latencies = []
+    try:
+        host, port = wait_line(r"Serving the site at http://(127\.0\.0\.1):(\d+)/").groups()
+        conn = http.client.HTTPConnection(host, int(port), timeout=120)
+        conn.request("GET", f"/_preview/events?page={page}")
+        stream = conn.getresponse()
+        events: queue.Queue = queue.Queue()
+        threading.Thread(target=lambda: [events.put(raw) for raw in stream.fp
+                                         if raw.startswith(b"event: reload")], daemon=True).start()
+        for n in range(saves):
+            time.sleep(3)
+            marker = f"（基准测试预览第{n + 1}次修改。）"
+            start = time.perf_counter()
+            part.write_text(original + f"\n{marker}\n", encoding="utf-8")
+            events.get(timeout=120)
+            latencies.append(time.perf_counter() - start)
+            served = http.client.HTTPConnection(host, int(port), timeout=60)
+            served.request("GET", "/" + page)
+            if marker not in served.getresponse().read().decode("utf-8"):
+                raise RuntimeError("preview: the reloaded page does not show the edit")
+            wait_line(r"Site ready", 600)  # the rest of the rebuild, before the next save
+    finally:
+        part.write_text(original, encoding="utf-8")
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    return Row("preview: save a file → page updated", statistics.median(latencies), None,
+               f"median of {saves} saves: {', '.join(f'{x:.2f}' for x in latencies)} s "
+               "(save → reload event; the page served shows the edit)", "≤ 1.5 s")
+
+
+def _render_seconds(stdout: str) -> float:
+    found = re.search(r"done: \S+ \((?:(\d+) min )?([\d.]+) s\)", stdout)
+    if not found:
+        raise RuntimeError("no render time in the build's output")
+    return int(found.group(1) or 0) * 60 + float(found.group(2))
 
 
 def measure_quarto_ratio(root: Path) -> Row:
-    """Hook: the same edition rendered with ``--renderer quarto`` and the ratio to the built-in
-    renderer. Filled in with the renderer rewrite; needs Quarto installed."""
-    note = ("Quarto not installed" if shutil.which("quarto") is None
-            else "not measured yet (renderer rewrite)")
-    return Row("render stage, Quarto / built-in", None, note=note)
+    """The render stage of the 2017 edition from cold, by real Quarto (when installed) and
+    by the built-in renderer, and the ratio."""
+    quarto = shutil.which("quarto") or os.environ.get("QUARTO_PATH")
+    edition = root / "build" / UNIT / "2017"
+
+    def cold_render(renderer: str) -> float:
+        (edition / "render-state.json").unlink(missing_ok=True)
+        shutil.rmtree(edition / "render-cache", ignore_errors=True)
+        _, _, out = pipeline(root, "build", "--year", "2017", "--renderer", renderer)
+        return _render_seconds(out)
+
+    builtin = cold_render("builtin")
+    if not quarto:
+        return Row("render stage from cold, built-in (Quarto for comparison)", builtin, None,
+                   "Quarto is not installed on this machine: built-in only")
+    real = cold_render("quarto")
+    return Row("render stage from cold, Quarto / built-in", real, None,
+               f"Quarto {real:.1f} s, built-in {builtin:.1f} s: ratio {real / builtin:.1f}")
 
 
 def show(rows: list[Row]) -> None:
@@ -129,7 +208,7 @@ def show(rows: list[Row]) -> None:
         print(f"[benchmark] {r.what}: wall {r.wall}, cpu {r.cpu}, {r.note}", file=sys.stderr, flush=True)
 
 
-def measure(repeat: int, run_tests: bool) -> list[Row]:
+def measure(repeat: int, run_tests: bool, full_tests: bool = False) -> list[Row]:
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="bpsreport-bench-") as tmp:
         root = copy_inputs(Path(tmp) / "project")
@@ -170,6 +249,12 @@ def measure(repeat: int, run_tests: bool) -> list[Row]:
                                 "--dist", "loadfile", "-m", "not slow"], cwd=ROOT)
         summary = out.strip().splitlines()[-1] if out.strip() else ""
         rows.append(Row('`./run test -m "not slow"` (set up)', wall, cpu, summary, "< 1 min"))
+    if full_tests:
+        show(rows)
+        wall, cpu, out = timed([PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2",
+                                "--dist", "loadfile"], cwd=ROOT)
+        summary = out.strip().splitlines()[-1] if out.strip() else ""
+        rows.append(Row("`./run test` (everything, set up)", wall, cpu, summary, "≤ 5 min"))
     return rows
 
 
@@ -279,10 +364,12 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3, help="runs of the no-change rebuild")
     parser.add_argument("--skip-tests", action="store_true", help="do not time the fast test suite")
     parser.add_argument("--no-profile", action="store_true", help="skip the notebook profile")
+    parser.add_argument("--full-tests", action="store_true",
+                        help="also time the whole test suite (several minutes)")
     args = parser.parse_args()
     header = (f"Measured {dt.date.today().isoformat()} on {machine()}, with "
               f"`.venv/bin/python scripts/benchmark.py{' --repeat ' + str(args.repeat) if args.repeat != 3 else ''}`.")
-    rows = measure(args.repeat, not args.skip_tests)
+    rows = measure(args.repeat, not args.skip_tests, args.full_tests)
     print(header + "\n")
     print("| what a person does | wall (s) | CPU (s) | goal (2 cores) | note |")
     print("| --- | ---: | ---: | --- | --- |")
