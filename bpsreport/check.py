@@ -110,6 +110,8 @@ False
 from __future__ import annotations
 
 import difflib
+import json
+import os
 import math
 import re
 from collections import Counter, defaultdict
@@ -123,6 +125,7 @@ import yaml
 from .errors import PipelineError
 from .variables import REFERENCE_FILE  # reports/<year>/VARIABLES.md, written by the build
 from .variables import RESERVED as RESERVED_KEYS  # keys under y<year> that are not indicators
+from bpsreport import yamlio
 
 ERROR, WARNING = "error", "warning"
 SEVERITIES = (ERROR, WARNING)
@@ -268,7 +271,7 @@ class _Data:
 
 
 def run_checks(root: Path | str, year: int, *, unit_id: str | None = None,
-               department: str | None = None) -> list[Finding]:
+               department: str | None = None, data_cache: Path | None = None) -> list[Finding]:
     """Check one edition before publication; see the module docstring for every finding.
 
     Parameters
@@ -282,17 +285,21 @@ def run_checks(root: Path | str, year: int, *, unit_id: str | None = None,
         else the catalog's default unit.
     department
         A department id: keep only what that department must fix (:func:`department_files`).
+    data_cache
+        A file to keep what the data says between runs (:func:`_load_data_cached`); the
+        build passes one, so that a narrative edit does not read data/raw again.
 
     Returns
     -------
     list of Finding
-        Sorted by file and line. Nothing is written anywhere.
+        Sorted by file and line. Nothing is written anywhere (but ``data_cache``).
     """
     from .markup import markup_problems
 
     root = Path(root)
     year = int(year)
-    data = _load_data(root, year, unit_id)
+    data = _load_data(root, year, unit_id) if data_cache is None else \
+        _load_data_cached(root, year, unit_id, data_cache)
     findings = list(data.findings)
     sources, unreadable = _read_sources(root, year)
     findings += unreadable
@@ -322,7 +329,7 @@ def run_checks(root: Path | str, year: int, *, unit_id: str | None = None,
 def _edition_entry(root: Path, year: int) -> tuple[dict | None, int | None]:
     """The ``editions.<year>`` entry of config/edition.yml and the first edition's year."""
     try:
-        config = yaml.safe_load((root / EDITION_CONFIG).read_text(encoding="utf-8")) or {}
+        config = yamlio.safe_load((root / EDITION_CONFIG).read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError):
         return None, None
     editions = config.get("editions") if isinstance(config, dict) else None
@@ -341,6 +348,50 @@ def _problem_finding(problem) -> Finding:
     code = "indicator-no-source" if problem.column == "source" else "data-invalid"
     return Finding(problem.file, problem.row, ERROR, code,
                    f"{where + ': ' if where else ''}{found}expected {problem.expected}")
+
+
+# What the data half of a check reads: data/raw (bpsreport.build.raw_state), the
+# configuration, the templates of the generated parts and the code.
+_DATA_INPUTS = (("config", "*.yml"), ("templates", "**/*"), ("bpsreport", "**/*.py"))
+
+
+def _load_data_cached(root: Path, year: int, unit_id: str | None, cache: Path) -> _Data:
+    """:func:`_load_data`, kept in ``cache`` (a pickle in the build folder, which only the
+    pipeline writes) while data/raw, config/, templates/ and the code stay the same: a
+    narrative edit is then checked without reading and validating every raw file again."""
+    import hashlib
+    import pickle
+    import sys
+
+    from .build import raw_state
+    from .paths import ProjectPaths
+
+    digest = hashlib.sha256(json.dumps([int(year), unit_id or "", sys.version,
+                                        raw_state(ProjectPaths.at(root))], sort_keys=True,
+                                       default=str).encode())
+    for folder, pattern in _DATA_INPUTS:
+        for path in sorted((root / folder).glob(pattern)):
+            if path.is_file() and "__pycache__" not in path.parts:
+                digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    key = digest.hexdigest()
+    try:
+        with open(cache, "rb") as fh:
+            saved_key, data = pickle.load(fh)
+        if saved_key == key and isinstance(data, _Data):
+            data.root = root
+            return data
+    except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ValueError, TypeError):
+        pass
+    data = _load_data(root, year, unit_id)
+    try:
+        Path(cache).parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(cache).with_name(f".{Path(cache).name}.{os.getpid()}.tmp")
+        with open(tmp, "wb") as fh:
+            pickle.dump((key, data), fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, cache)
+    except (OSError, pickle.PicklingError):
+        pass  # the check still ran; it is only slower next time
+    return data
 
 
 def _load_data(root: Path, year: int, unit_id: str | None) -> _Data:
@@ -519,6 +570,7 @@ def _check_resolution(data: _Data, earlier: list[Finding]) -> list[Finding]:
 # --- the build's question: is the edition still a draft? ------------------------------------
 
 CHECK_STATE = "check-state.json"
+CHECK_DATA_CACHE = "check-data.pickle"  # beside the state file: what the data said (_load_data_cached)
 # What a check reads besides data/raw (hashed by bpsreport.build.raw_state): a change to
 # any of these can change its findings.
 _CHECK_INPUTS = (("reports", "**/*.qmd"), ("config", "*.yml"), ("templates", "**/*"),
@@ -558,7 +610,8 @@ def run_checks_cached(root: Path | str, year: int, *, unit_id: str | None,
                             tuple(f.get("departments") or ())) for f in saved["findings"]]
     except (OSError, ValueError, KeyError, TypeError):
         pass
-    findings = run_checks(root, year, unit_id=unit_id)
+    findings = run_checks(root, year, unit_id=unit_id,
+                          data_cache=Path(state_file).with_name(CHECK_DATA_CACHE))
     from .clean_store import write_json_atomic
 
     Path(state_file).parent.mkdir(parents=True, exist_ok=True)

@@ -35,6 +35,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import yaml
+from bpsreport import yamlio
 
 LABELS_FILE = Path(__file__).resolve().parent.parent / "config" / "labels.yml"
 LANGS = ("zh", "en")
@@ -51,7 +52,7 @@ _ROMAN = (("M", 1000), ("CM", 900), ("D", 500), ("CD", 400), ("C", 100), ("XC", 
 @lru_cache(maxsize=4)
 def _config(path: Path = LABELS_FILE) -> dict:
     with open(path, encoding="utf-8") as fh:
-        return yaml.safe_load(fh).get("citations") or {}
+        return yamlio.safe_load(fh).get("citations") or {}
 
 
 def chinese_number(text: str) -> int:

@@ -49,6 +49,7 @@ import yaml
 
 from .catalog import split_list
 from .limits import config_file
+from bpsreport import yamlio
 
 #: (year offset, clean table, name of the download; ``{year}`` is the edition's year).
 EDITION_DOWNLOADS = (
@@ -187,7 +188,7 @@ class _Names:
                                         "run the build")
             self._by_id[table] = {str(r[key]): r for r in frame.to_dict("records")}
         with open(status_file, encoding="utf-8") as fh:
-            self._statuses = (yaml.safe_load(fh) or {}).get("statuses", {})
+            self._statuses = (yamlio.safe_load(fh) or {}).get("statuses", {})
 
     def _row(self, table: str, item: str) -> dict:
         try:

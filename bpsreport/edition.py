@@ -78,6 +78,7 @@ from .generate import GENERATED_DIR, indicator_sentence, markdown_escape, var_sh
 from .progress import StatusRules, assess_observations
 from .submissions import STATUS_ORDER, TemplateError, task_status_count
 from .variables import EDITION_CONFIG, EDITION_TEXT_FIELDS, EditionConfigError, indicator_variables
+from bpsreport import yamlio
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE_DIR = PROJECT_ROOT / "templates" / "edition"
@@ -237,7 +238,7 @@ def domain_context(domain_id: str, catalog: Catalog, current: YearData, previous
 
 def load_text(template_dir: Path = TEMPLATE_DIR) -> dict:
     with open(Path(template_dir) / TEXT_FILE, encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
+        return yamlio.safe_load(fh)
 
 
 def _yaml_scalar(value: object) -> str:
@@ -417,7 +418,7 @@ def append_edition_entry(config_file: Path, year: int, unit_id: str, report: New
     """
     config_file = Path(config_file)
     text = config_file.read_text(encoding="utf-8")
-    config = yaml.safe_load(text) or {}
+    config = yamlio.safe_load(text) or {}
     editions = config.get("editions") or {}
     if int(year) in editions or str(year) in editions:
         report.existing.append(config_file)
@@ -425,7 +426,7 @@ def append_edition_entry(config_file: Path, year: int, unit_id: str, report: New
     addition = ("" if text.endswith("\n") else "\n") + "\n" + edition_entry_text(
         config, year, unit_id, template_dir=template_dir)
     try:
-        combined = yaml.safe_load(text + addition) or {}
+        combined = yamlio.safe_load(text + addition) or {}
     except yaml.YAMLError:
         combined = {}
     new_editions = combined.get("editions") or {}
@@ -458,7 +459,7 @@ def append_sidebar(root: Path, year: int, lang: str, catalog: Catalog, unit_id: 
     if not profile.is_file():
         return False
     text = profile.read_text(encoding="utf-8")
-    config = yaml.safe_load(text) or {}
+    config = yamlio.safe_load(text) or {}
     bars = ((config.get("website") or {}).get("sidebar")) or []
     if any(isinstance(b, dict) and b.get("id") == f"{lang}-{year}" for b in bars):
         report.existing.append(profile)
@@ -470,7 +471,7 @@ def append_sidebar(root: Path, year: int, lang: str, catalog: Catalog, unit_id: 
     addition = ("" if text.endswith("\n") else "\n") + env.get_template("sidebar.yml.j2").render(
         **globals_, domain_ids=domain_ids)
     try:
-        combined = yaml.safe_load(text + addition) or {}
+        combined = yamlio.safe_load(text + addition) or {}
     except yaml.YAMLError:
         combined = {}
     new_bars = (combined.get("website") or {}).get("sidebar") or []

@@ -61,6 +61,7 @@ from .submissions import (NO_STATUS, STATUS_ORDER, status_counts, task_status_co
 from .citations import format_document, format_source
 from .formatting import LANGS, english_scale, format_formula, format_quantity, format_target
 from .variables import format_date, write_text_if_changed
+from bpsreport import yamlio
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE_DIR = PROJECT_ROOT / "templates"
@@ -275,7 +276,7 @@ def edition_text(path: Path = EDITION_TEXT) -> dict:
     import yaml
 
     with open(path, encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
+        return yamlio.safe_load(fh)
 
 
 def var_shortcode(key: str, lang: str) -> str:

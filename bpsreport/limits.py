@@ -27,6 +27,7 @@ from pathlib import Path
 import yaml
 
 from .errors import ProblemCollector
+from bpsreport import yamlio
 
 LIMITS_FILE = "limits.yml"
 RANGES_FILE = "value_ranges.yml"
@@ -114,7 +115,7 @@ def load_value_ranges(root: Path | None) -> ValueRanges:
 
 def _read_yaml(path: Path, problems: ProblemCollector, shown: str) -> dict:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yamlio.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         problems.add(shown, "a readable YAML file as shipped with the pipeline",
                      found=f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")

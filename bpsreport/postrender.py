@@ -50,6 +50,7 @@ from html.parser import HTMLParser
 from pathlib import Path, PurePosixPath
 
 import yaml
+from bpsreport import yamlio
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 ASSET_DIR = PACKAGE_ROOT / "templates" / "site"
@@ -82,7 +83,7 @@ class PostRenderError(RuntimeError):
 def site_labels() -> dict[str, dict[str, str]]:
     """The words of the edition bar and index pages (``config/labels.yml``, ``site:``)."""
     with open(PACKAGE_ROOT / "config" / "labels.yml", encoding="utf-8") as fh:
-        labels = yaml.safe_load(fh) or {}
+        labels = yamlio.safe_load(fh) or {}
     site = labels.get("site") or {}
     return {lang: {k: str(v[lang]) for k, v in site.items() if isinstance(v, dict) and lang in v}
             for lang in LANGS}
@@ -191,7 +192,7 @@ def edition_facts(root: Path, year: int) -> dict:
         facts["title"] = {lang: (values.get("title") or {}).get(lang, "") for lang in LANGS}
     variables = root / "_variables.yml"
     try:
-        data = yaml.safe_load(variables.read_text(encoding="utf-8")) or {}
+        data = yamlio.safe_load(variables.read_text(encoding="utf-8")) or {}
     except (FileNotFoundError, yaml.YAMLError):
         data = {}
     edition = data.get("edition") or {}

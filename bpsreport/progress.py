@@ -49,6 +49,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import yaml
+from bpsreport import yamlio
 
 if TYPE_CHECKING:  # the status rules alone (summaries, labels) need no pandas
     import pandas as pd
@@ -102,7 +103,7 @@ class StatusRules:
 def load_status_config(path: Path = CONFIG_FILE) -> dict:
     """The whole of ``config/status.yml``: thresholds, labels and palette."""
     with open(path, encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
+        return yamlio.safe_load(fh)
 
 
 @dataclass(frozen=True)

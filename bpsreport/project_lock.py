@@ -333,6 +333,11 @@ LEFTOVERS: tuple[Leftover, ...] = (
     Leftover(("build/*/*/render-cache/pdf",),
              re.compile(rf"\.[a-z]+-[A-Za-z0-9_-]+-[0-9a-f]{{64}}\.pdf\.{_PID}\.tmp"), False,
              "render.pdf.render_typst_document: a cached PDF being written"),
+    Leftover(("build/*/*/render-cache/pdf/pandoc",),
+             re.compile(rf"\.[0-9a-f]{{64}}\.out\.{_PID}\.tmp"), False,
+             "render.pdf._run_pandoc: a cached conversion being written"),
+    Leftover(("build/*/*",), re.compile(rf"\.check-data\.pickle\.{_PID}\.tmp"), False,
+             "check._load_data_cached: what the data said, being written"),
     Leftover(("build",), re.compile(rf"\.pdf-fonts\.json\.{_PID}\.tmp"), False,
              "render.pdf.resolve_fonts: the remembered font choice being written"),
 )

@@ -14,6 +14,7 @@ import yaml
 
 from .errors import FontMissingError
 from .progress import TargetStatus, load_status_config
+from bpsreport import yamlio
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ class ChartFont:
 def load_font_config(path: Path = FONTS_FILE) -> dict:
     """``config/fonts.yml``: candidate families, probe text and install hint."""
     with open(path, encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
+        return yamlio.safe_load(fh)
 
 
 def font_covers(path: str | Path, text: str, face_index: int = 0) -> bool:

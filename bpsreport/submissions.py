@@ -72,6 +72,7 @@ from .cell_text import LINE, LINES, vet_columns
 from .ingest import (OBSERVATION_TEXT, REQUIRED_OBSERVATION_COLUMNS, CellRef, SeenRows,
                      _observation_frame, check_observation, require_columns)
 from .readers import read_sheets, shown_path
+from bpsreport import yamlio
 
 LABELS_FILE = Path(__file__).resolve().parent.parent / "config" / "labels.yml"
 
@@ -125,7 +126,7 @@ class TemplateError(PipelineError):
 @lru_cache(maxsize=4)
 def _labels(path: Path = LABELS_FILE) -> dict:
     with open(path, encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
+        return yamlio.safe_load(fh)
 
 
 def _text(key: str, lang: str, **fields: object) -> str:

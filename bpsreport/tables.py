@@ -56,6 +56,7 @@ from .formatting import (LANGS, english_scale, format_formula, format_percent, f
 from .progress import StatusRules, TargetStatus
 from .style import load_font_config, status_label, status_styles
 from .submissions import NO_STATUS, STATUS_ORDER, task_status_fill, task_status_label
+from bpsreport import yamlio
 
 LABELS_FILE = Path(__file__).resolve().parent.parent / "config" / "labels.yml"
 
@@ -77,7 +78,7 @@ _TRUE = {"true", "yes", "1", "y"}
 def load_labels(path: Path = LABELS_FILE) -> dict:
     """The whole of ``config/labels.yml``."""
     with open(path, encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
+        return yamlio.safe_load(fh)
 
 
 def label(key: str, lang: str, **fields: object) -> str:
@@ -403,7 +404,7 @@ def table_measure_em(lang: str) -> float:
     """How many ems of table type fit across the PDF's text block (``config/pdf.yml``):
     156 mm at 五号 10.5 pt in Chinese, 9 pt in English."""
     with open(PDF_CONFIG_FILE, encoding="utf-8") as fh:
-        config = yaml.safe_load(fh)
+        config = yamlio.safe_load(fh)
     page = config["page"]
     width_mm = _mm(page["width"]) - _mm(page["margin"]["left"]) - _mm(page["margin"]["right"])
     size_pt = float(str(config["languages"][lang]["table_size"]).removesuffix("pt"))

@@ -85,6 +85,7 @@ from .formatting import LANGS, format_number, format_percent, format_quantity, f
 from .progress import CONFIG_FILE as STATUS_CONFIG_FILE
 from .progress import StatusRules, TargetStatus
 from .style import status_label
+from bpsreport import yamlio
 
 VARIABLES_FILE = "_variables.yml"
 EDITION_CONFIG = Path("config") / "edition.yml"
@@ -245,7 +246,7 @@ def load_edition(config_file: Path, year: int) -> dict:
     """
     config_file = Path(config_file)
     with open(config_file, encoding="utf-8") as fh:
-        config = yaml.safe_load(fh) or {}
+        config = yamlio.safe_load(fh) or {}
     editions = config.get("editions") or {}
     entry = editions.get(int(year), editions.get(str(year)))
     if entry is None:

@@ -181,6 +181,8 @@ LEFTOVER_EXAMPLES = {
     "build/gd-province/2017/render-cache/html/ab/ab12ef.PID.140234.tmp": "render.html",
     "build/gd-province/2017/render-cache/pdf/.zh-report-" + "0" * 64 + ".pdf.PID.tmp": "render.pdf",
     "build/.pdf-fonts.json.PID.tmp": "render.pdf.resolve_fonts",
+    "build/gd-province/2017/.check-data.pickle.PID.tmp": "check._load_data_cached",
+    "build/gd-province/2017/render-cache/pdf/pandoc/." + "1" * 64 + ".out.PID.tmp": "render.pdf._run_pandoc",
 }
 
 # Things with similar names that are not leftovers, or belong to a process that is running.

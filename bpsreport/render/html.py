@@ -49,6 +49,7 @@ import yaml
 from bpsreport.render import RenderError
 from bpsreport.render.project import ProjectConfig, load_project
 from bpsreport.render.qmd import document_formats, resolve_document, split_front_matter
+from bpsreport import yamlio
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_DIR = PACKAGE_ROOT / "templates" / "html"
@@ -63,7 +64,7 @@ LIBS_DIR = "site_libs/bpsreport"
 @lru_cache(maxsize=2)
 def _label_file(path: Path = LABELS_FILE) -> dict:
     with open(path, encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
+        return yamlio.safe_load(fh)
 
 
 def labels_for(lang: str, metadata: dict | None = None) -> dict[str, str]:

@@ -70,6 +70,7 @@ from urllib.parse import unquote
 import yaml
 
 from bpsreport.render import RenderError
+from bpsreport import yamlio
 
 if TYPE_CHECKING:  # pragma: no cover
     from bpsreport.render import RenderRequest
@@ -112,7 +113,7 @@ class PdfBuildError(RenderError):
 @lru_cache(maxsize=4)
 def _load_yaml(path: Path, mtime: float) -> dict:
     with open(path, encoding="utf-8") as fh:
-        data = yaml.safe_load(fh) or {}
+        data = yamlio.safe_load(fh) or {}
     if not isinstance(data, dict):
         raise RenderError(f"{path}: expected a YAML mapping at the top level")
     return data
@@ -423,24 +424,65 @@ def pandoc_path() -> str:
     return pypandoc.get_pandoc_path()
 
 
-def _run_pandoc(args: list[str], text: str, what: str) -> str:
+def _run_pandoc(args: list[str], text: str, what: str, *, cache_dir: Path | None = None,
+                inputs: Iterable[Path] = ()) -> str:
+    """pandoc ``args`` on ``text``. With ``cache_dir``, the output is kept under a hash of
+    the arguments, the text, the pandoc version and the files in ``inputs`` (its
+    template), so the same conversion is not run again."""
+    cached = None
+    if cache_dir is not None:
+        digest = hashlib.sha256(json.dumps([pandoc_version_string(), args, text], ensure_ascii=False)
+                                .encode("utf-8"))
+        for path in inputs:
+            digest.update(Path(path).read_bytes())
+        cached = Path(cache_dir) / f"{digest.hexdigest()}.out"
+        if cached.is_file():
+            return cached.read_text(encoding="utf-8")
     proc = subprocess.run([pandoc_path(), *args], input=text.encode("utf-8"),
                           capture_output=True, check=False)
     if proc.returncode != 0:
         raise PdfBuildError(f"pandoc failed on {what}: {proc.stderr.decode('utf-8', 'replace').strip()}")
-    return proc.stdout.decode("utf-8")
+    out = proc.stdout.decode("utf-8")
+    if cached is not None:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cached.with_name(f".{cached.name}.{os.getpid()}.tmp")
+        tmp.write_text(out, encoding="utf-8")
+        os.replace(tmp, cached)
+        _prune(cached.parent, keep=PANDOC_CACHE_KEEP)
+    return out
 
 
-def markdown_to_ast(markdown: str, metadata: Mapping, what: str) -> dict:
+PANDOC_CACHE_KEEP = 48  # conversions kept: the last few versions of each document
+
+
+def _prune(folder: Path, *, keep: int) -> None:
+    """Keep the ``keep`` most recently written entries of a cache folder."""
+    entries = sorted(folder.glob("*.out"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
+    for old in entries[keep:]:
+        old.unlink(missing_ok=True)
+
+
+@lru_cache(maxsize=1)
+def pandoc_version_string() -> str:
+    proc = subprocess.run([pandoc_path(), "--version"], capture_output=True, check=False)
+    return proc.stdout.decode("utf-8", "replace").split("\n", 1)[0]
+
+
+def markdown_to_ast(markdown: str, metadata: Mapping, what: str, *,
+                    cache_dir: Path | None = None) -> dict:
     """Pandoc's JSON AST of ``markdown`` with ``metadata`` as its YAML front matter."""
     front = yaml.safe_dump(_plain(metadata), allow_unicode=True, sort_keys=False)
     text = f"---\n{front}---\n\n{markdown}"
-    return json.loads(_run_pandoc(["-f", MARKDOWN_READER, "-t", "json"], text, what))
+    return json.loads(_run_pandoc(["-f", MARKDOWN_READER, "-t", "json"], text, what,
+                                  cache_dir=cache_dir))
 
 
-def ast_to_typst(ast: Mapping, what: str, template: Path = PANDOC_TEMPLATE) -> str:
+def ast_to_typst(ast: Mapping, what: str, template: Path = PANDOC_TEMPLATE, *,
+                 cache_dir: Path | None = None) -> str:
+    partials = sorted(Path(template).parent.glob("*.typ")) + [Path(template)]
     return _run_pandoc(["-f", "json", "-t", "typst", "--standalone", "--wrap=none",
-                        "--template", str(template)], json.dumps(ast, ensure_ascii=False), what)
+                        "--template", str(template)], json.dumps(ast, ensure_ascii=False), what,
+                       cache_dir=cache_dir, inputs=partials)
 
 
 def _plain(value: object) -> object:
@@ -785,7 +827,7 @@ def compile_typst(source: Path, output: Path, *, font_paths: Iterable[Path],
 def write_edition_typst(markdown: str, metadata: Mapping, *, lang: str, work_dir: Path,
                         name: str, source_dir: Path, root: Path = PROJECT_ROOT,
                         figures: Iterable["EmbeddedFigure"] = (),
-                        id_prefix: str = "") -> Path:
+                        id_prefix: str = "", cache_dir: Path | None = None) -> Path:
     """pandoc markdown + metadata -> ``<work_dir>/<name>.typ`` through the official template.
 
     ``figures`` are the embedded charts of the resolved document (``ResolvedDocument.figures``),
@@ -795,13 +837,13 @@ def write_edition_typst(markdown: str, metadata: Mapping, *, lang: str, work_dir
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     what = f"the {lang} PDF ({name})"
-    ast = markdown_to_ast(markdown, metadata, what)
+    ast = markdown_to_ast(markdown, metadata, what, cache_dir=cache_dir)
     figure_queue: dict[str, list] = {}
     for fig in figures:
         figure_queue.setdefault(fig.filename, []).append(fig)
     ctx = AstContext(work_dir=work_dir, source_dir=Path(source_dir), root=Path(root), lang=lang,
                      figures=figure_queue, id_prefix=id_prefix)
-    typst_text = ast_to_typst(adjust_ast(ast, ctx), what)
+    typst_text = ast_to_typst(adjust_ast(ast, ctx), what, cache_dir=cache_dir)
     path = work_dir / f"{name}.typ"
     path.write_text(typst_text, encoding="utf-8")
     return path
@@ -916,7 +958,8 @@ def render_typst_document(source: Path, output: Path, *, project: "ProjectConfig
                                      variables=project.variables, draft=draft)
     typ = write_edition_typst(doc.markdown_with_source_marks(root), meta, lang=lang,
                               work_dir=Path(work_dir), name=Path(source).stem,
-                              source_dir=Path(source).parent, root=root, figures=doc.figures)
+                              source_dir=Path(source).parent, root=root, figures=doc.figures,
+                              cache_dir=Path(cache_dir) / "pandoc" if cache_dir is not None else None)
     fonts, timestamp = font_dirs(config, root), _issued(year, root)
     cached = None
     if cache_dir is not None:

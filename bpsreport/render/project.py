@@ -15,6 +15,7 @@ from pathlib import Path
 import yaml
 
 from bpsreport.render import RenderError
+from bpsreport import yamlio
 
 
 @dataclass
@@ -88,7 +89,7 @@ def merge_config(base: object, over: object, key: str | None = None) -> object:
 def read_yaml(path: Path) -> dict:
     try:
         with open(path, encoding="utf-8") as fh:
-            data = yaml.safe_load(fh)
+            data = yamlio.safe_load(fh)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""

@@ -40,6 +40,7 @@ import yaml
 
 from bpsreport.render import RenderError, UnsupportedSyntax
 from bpsreport.render.project import merge_config
+from bpsreport import yamlio
 
 if TYPE_CHECKING:  # pragma: no cover
     from bpsreport.render.project import ProjectConfig
@@ -203,7 +204,7 @@ def split_front_matter(text: str, path: Path) -> tuple[dict, list[str], int]:
             if lines[i].strip() in ("---", "..."):
                 block = "\n".join(lines[1:i])
                 try:
-                    data = yaml.safe_load(block) or {}
+                    data = yamlio.safe_load(block) or {}
                 except yaml.YAMLError as exc:
                     mark = getattr(exc, "problem_mark", None)
                     line = (mark.line + 2) if mark is not None else 1
@@ -761,7 +762,7 @@ def _cell_options(source: str) -> dict:
     if not lines:
         return {}
     try:
-        data = yaml.safe_load("\n".join(lines))
+        data = yamlio.safe_load("\n".join(lines))
     except yaml.YAMLError:
         data = None
     if isinstance(data, dict):

@@ -12,15 +12,25 @@ Quarto (``src/command/render/project.ts``, ``runScripts``):
   relative to the project folder), ``QUARTO_PROJECT_RENDER_ALL=1`` only for a render of
   every input, and ``QUARTO_PROFILE``;
 - a script that exits with an error stops the render.
+
+A ``.py`` script that Quarto would run with the interpreter already running the build (no
+``QUARTO_PYTHON``, or the same one) is run in this process instead, with the same
+environment, arguments and working folder (:func:`_run_python_here`): the same script and
+the same result, without a second Python starting and importing the project's packages
+(about half a second per profile on a two-core machine).
 """
 
 from __future__ import annotations
 
+import io
 import os
+import runpy
 import shlex
 import subprocess
 import sys
+import threading
 from collections.abc import Iterable
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 from bpsreport.render import RenderError
@@ -77,6 +87,14 @@ def run_post_render(root: Path, project_config: dict, *, output_dir: Path,
                               f"in the project ({script}); restore it (git checkout -- "
                               f"{words[0]}) or remove it from project: post-render")
         argv = _argv(words, root)
+        if argv[0] == sys.executable and Path(words[0]).suffix.lower() == ".py":
+            code, output = _run_python_here(argv[1], argv[2:], env=env, cwd=root)
+            if code != 0:
+                detail = output.strip()[-2000:]
+                raise RenderError(f"the post-render script {' '.join(words)} failed (exit "
+                                  f"{code}) after rendering the {profile} profile"
+                                  + (f":\n{detail}" if detail else ""))
+            continue
         try:
             proc = subprocess.run(argv, cwd=str(root), env=env, capture_output=True, text=True,
                                   check=False)
@@ -88,3 +106,39 @@ def run_post_render(root: Path, project_config: dict, *, output_dir: Path,
             raise RenderError(f"the post-render script {' '.join(words)} failed (exit "
                               f"{proc.returncode}) after rendering the {profile} profile"
                               + (f":\n{detail}" if detail else ""))
+
+
+_HERE = threading.Lock()  # one script at a time: the environment and folder are the process's
+
+
+def _run_python_here(script: str, args: list[str], *, env: dict[str, str], cwd: Path) -> tuple[int, str]:
+    """Run a Python script as ``python script args`` would, in this process: its
+    environment, ``sys.argv`` and working folder for the time it runs, its output
+    captured. Returns (exit code, output)."""
+    out = io.StringIO()
+    with _HERE:
+        saved_env, saved_argv, saved_path, saved_cwd = dict(os.environ), sys.argv, list(sys.path), os.getcwd()
+        os.environ.clear()
+        os.environ.update(env)
+        sys.argv = [script, *args]
+        sys.path.insert(0, str(Path(script).parent))
+        os.chdir(cwd)
+        code = 0
+        try:
+            with redirect_stdout(out), redirect_stderr(out):
+                runpy.run_path(script, run_name="__main__")
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+            if not isinstance(exc.code, int) and exc.code is not None:
+                out.write(str(exc.code))
+        except Exception as exc:  # noqa: BLE001 - a failing script is reported, as its exit would be
+            import traceback
+
+            out.write("".join(traceback.format_exception(exc)))
+            code = 1
+        finally:
+            os.chdir(saved_cwd)
+            sys.argv, sys.path[:] = saved_argv, saved_path
+            os.environ.clear()
+            os.environ.update(saved_env)
+    return code, out.getvalue()
