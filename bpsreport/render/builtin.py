@@ -15,7 +15,9 @@ does for each language, in the same order:
 
 from __future__ import annotations
 
+import concurrent.futures
 import shutil
+import threading
 from pathlib import Path, PurePosixPath
 
 from bpsreport.render import RenderError, RenderRequest, RenderResult
@@ -43,6 +45,22 @@ class BuiltinBackend:
     def projects(self, request: RenderRequest) -> dict[str, ProjectConfig]:
         return {lang: load_project(request.root, lang) for lang in request.langs}
 
+    @staticmethod
+    def _typeset(request: RenderRequest, project: ProjectConfig, lang: str, rel: PurePosixPath,
+                 site_dir: Path, root: Path, cache_dir: Path, events: "_HeldEvents"
+                 ) -> tuple[Path, bool]:
+        """One PDF of the render list: ``(output, reused)``."""
+        from bpsreport.render.pdf import render_typst_document
+
+        output = site_dir / lang_output_root(project) / rel.with_suffix(".pdf")
+        output.parent.mkdir(parents=True, exist_ok=True)
+        work_dir = Path(request.work_dir or (site_dir.parent / "typst"))
+        typeset = render_typst_document(root / rel, output, project=project, lang=lang,
+                                        year=request.year, root=root, work_dir=work_dir / lang,
+                                        draft=request.draft, cache_dir=cache_dir)
+        events.finished(str(output.relative_to(site_dir)))
+        return output, typeset.reused
+
     def render(self, request: RenderRequest, *, progress=None) -> RenderResult:
         """``progress(stage, done, total, item)``, when given, hears of each HTML page
         (stage ``"pages"``) and each PDF (``"pdfs"``) as it is finished."""
@@ -54,42 +72,40 @@ class BuiltinBackend:
         site_dir = Path(request.site_dir)
         plan = plan_site(root, tuple(request.langs), site_dir, target=request.target)
         check_project_includes(plan.projects)
-        site = render_site(root, site_dir, langs=tuple(request.langs), plan=plan,
-                           cache_dir=root / "build" / request.unit_id / str(request.year)
-                           / "render-cache" / "html",  # the same folder as cache_root below
-                           progress=reporter("pages"))
         cache_root = root / "build" / request.unit_id / str(request.year) / "render-cache"
+        documents = {lang: typst_documents(plan.projects[lang], request.target.format(lang=lang))
+                     for lang in request.langs}
+        # The PDFs are typeset while the pages render: Typst and pandoc run outside the
+        # GIL, so on two cores the PDFs cost little beyond the pages. Their progress is
+        # held back until the pages are done, so the output reads as before.
+        pdf_events = _HeldEvents(reporter("pdfs"))
+        pdf_events(0, sum(len(d) for d in documents.values()))
+        with concurrent.futures.ThreadPoolExecutor(max_workers=len(request.langs) or 1,
+                                                   thread_name_prefix="typst") as pool:
+            pdf_jobs = [pool.submit(self._typeset, request, plan.projects[lang], lang, rel,
+                                    site_dir, root, cache_root / "pdf", pdf_events)
+                        for lang in request.langs for rel in documents[lang]]
+            try:
+                site = render_site(root, site_dir, langs=tuple(request.langs), plan=plan,
+                                   cache_dir=cache_root / "html",  # under cache_root, as above
+                                   progress=reporter("pages"))
+            except BaseException:
+                for job in pdf_jobs:
+                    job.cancel()
+                concurrent.futures.wait(pdf_jobs)
+                raise
+            pdf_events.release()
+            typeset = [job.result() for job in pdf_jobs]  # the first failure, in order
         reused_pages = sum(1 for page in site.pages if page.reused)
-        counts = {"pages": (len(site.pages) - reused_pages, reused_pages), "pdfs": (0, 0)}
+        reused_pdfs = sum(1 for _, reused in typeset if reused)
+        counts = {"pages": (len(site.pages) - reused_pages, reused_pages),
+                  "pdfs": (len(typeset) - reused_pdfs, reused_pdfs)}
         written: dict[str, list[Path]] = {lang: [] for lang in request.langs}
         for page in site.pages:
             written[page.page.lang].append(page.html_path)
-        documents = {lang: typst_documents(plan.projects[lang], request.target.format(lang=lang))
-                     for lang in request.langs}
-        total = sum(len(d) for d in documents.values())
-        pdf_progress = reporter("pdfs")
-        if pdf_progress is not None:
-            pdf_progress(0, total)
-        done = 0
-        work_dir = Path(request.work_dir or (site_dir.parent / "typst"))
-        from bpsreport.render.pdf import render_typst_document
-
-        for lang in request.langs:
-            project = plan.projects[lang]
-            out_root = site_dir / lang_output_root(project)
-            for rel in documents[lang]:
-                output = out_root / rel.with_suffix(".pdf")
-                output.parent.mkdir(parents=True, exist_ok=True)
-                typeset = render_typst_document(root / rel, output, project=project, lang=lang,
-                                                year=request.year, root=root,
-                                                work_dir=work_dir / lang, draft=request.draft,
-                                                cache_dir=cache_root / "pdf")
-                made, reused = counts["pdfs"]
-                counts["pdfs"] = (made, reused + 1) if typeset.reused else (made + 1, reused)
-                written[lang].append(output)
-                done += 1
-                if pdf_progress is not None:
-                    pdf_progress(done, total, str(output.relative_to(site_dir)))
+        for lang, rel in ((lang, rel) for lang in request.langs for rel in documents[lang]):
+            written[lang].append(site_dir / lang_output_root(plan.projects[lang])
+                                 / rel.with_suffix(".pdf"))
         from bpsreport.render.scripts import run_post_render
 
         for lang in request.langs:
@@ -98,6 +114,40 @@ class BuiltinBackend:
                             output_files=written[lang], profile=lang)
         return RenderResult(backend=self.name, version=self.version(), site_dir=site_dir,
                             pdfs=collect_pdfs(request), counts=counts)
+
+
+class _HeldEvents:
+    """A progress callback, called from worker threads, whose events are held until
+    :meth:`release` and passed on in order from then on."""
+
+    def __init__(self, callback):
+        self.callback = callback
+        self.held: list[tuple] | None = []
+        self.lock = threading.RLock()
+        self.done = self.total = 0
+
+    def __call__(self, done: int, total: int, item: str = "") -> None:
+        with self.lock:
+            self.total = total
+            if self.callback is None:
+                return
+            if self.held is None:
+                self.callback(done, total, item)
+            else:
+                self.held.append((done, total, item))
+
+    def finished(self, item: str) -> None:
+        """One more of the announced total is done."""
+        with self.lock:
+            self.done += 1
+            self(self.done, self.total, item)
+
+    def release(self) -> None:
+        with self.lock:
+            held, self.held = self.held or [], None
+            for event in held:
+                if self.callback is not None:
+                    self.callback(*event)
 
 
 def check_project_includes(projects: dict[str, ProjectConfig]) -> None:

@@ -59,6 +59,7 @@ import os
 import re
 import shutil
 import subprocess
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -211,6 +212,17 @@ def resolve_fonts(config: Mapping, lang: str, dirs: Iterable[Path], *,
     key = hashlib.sha256(json.dumps(
         [font_fingerprint(dirs), (config.get("fonts") or {}).get(lang), config.get("probe_text"),
          [str(d) for d in dirs]], ensure_ascii=False, sort_keys=True).encode()).hexdigest()
+    # The PDFs of both languages are typeset in threads; the file holds both languages'
+    # entries, so its read-modify-write is one at a time.
+    with _FONT_CACHE_LOCK:
+        return _resolve_fonts_cached(config, lang, dirs, cache, key)
+
+
+_FONT_CACHE_LOCK = threading.Lock()
+
+
+def _resolve_fonts_cached(config: Mapping, lang: str, dirs: list[Path], cache: Path,
+                          key: str) -> dict[str, list[str]]:
     try:
         known = json.loads(Path(cache).read_text(encoding="utf-8"))
     except (OSError, ValueError):
