@@ -235,7 +235,7 @@ def _resolve_fonts_cached(config: Mapping, lang: str, dirs: list[Path], cache: P
     try:
         Path(cache).parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(cache).with_name(f".{Path(cache).name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(known, ensure_ascii=False, indent=1), encoding="utf-8")
+        tmp.write_text(json.dumps(known, ensure_ascii=False, indent=1, sort_keys=True), encoding="utf-8")
         os.replace(tmp, cache)
     except OSError:
         pass  # a read-only project still renders, only slower
