@@ -5,7 +5,8 @@ tasks) is data (``data/raw/tasks/``); the report prints it through the Jinja2 te
 ``templates/``. For each language this writes, under ``reports/<year>/<lang>/_generated/``:
 
 - ``tasks-<domain_id>.qmd``, one per domain with tasks: the domain's tasks as a markdown
-  ordered list whose numbers continue across domains (``5. **…。**…（负责部门：…）``);
+  ordered list whose numbers continue across domains
+  (``5. [**…。**]{#task-5}…（负责部门：…）``; the span gives each task an anchor);
 - ``tasks-all.qmd``: every domain's list under a level-2 heading ``{#sec-tasks-<domain_id>}``;
 - without that task list (a new edition, before the list is entered): the same
   ``tasks-<domain_id>.qmd`` (every domain) and ``tasks-all.qmd``, each a placeholder marked

@@ -86,8 +86,8 @@ def test_pandoc_reads_continuous_ordered_lists(project, lang):
 def test_chinese_task_reads_as_the_official_list(project):
     text = (generated(project, "zh") / "tasks-public_health.qmd").read_text(encoding="utf-8")
     task5 = items(text)[5]
-    assert task5.startswith("**扎实推进强基层、建高地建设。**")
-    assert task5.endswith("（负责部门：省卫生计生委、省中医药局）")
+    assert task5.startswith("[**扎实推进强基层、建高地建设。**]{#task-5}")
+    assert task5.endswith("[（负责部门：省卫生计生委、省中医药局）]{.task-responsible}")
     all_text = (generated(project, "zh") / "tasks-all.qmd").read_text(encoding="utf-8")
     assert "## 公共教育均等化 {#sec-tasks-education}" in all_text
     assert "## 生态环境保障均等化 {#sec-tasks-environment}" in all_text
@@ -96,13 +96,14 @@ def test_chinese_task_reads_as_the_official_list(project):
 def test_english_task_reads_as_the_official_list(project):
     text = (generated(project, "en") / "tasks-public_health.qmd").read_text(encoding="utf-8")
     task5 = items(text)[5]
-    assert task5.startswith("**Strengthen primary care and build medical centres of excellence.** ")
-    assert task5.endswith("(Responsible: Provincial Health and Family Planning Commission; "
-                          "Provincial Bureau of Traditional Chinese Medicine)")
+    assert task5.startswith("[**Strengthen primary care and build medical centres of excellence.**]{#task-5} ")
+    assert task5.endswith(" [(Responsible: Provincial Health and Family Planning Commission; "
+                          "Provincial Bureau of Traditional Chinese Medicine)]{.task-responsible}")
 
 
 @pytest.mark.parametrize("lang, opening, separator, closing",
-                         [("zh", "（负责部门：", "、", "）"), ("en", " (Responsible: ", "; ", ")")])
+                         [("zh", "[（负责部门：", "、", "）]{.task-responsible}"),
+                          ("en", " [(Responsible: ", "; ", ")]{.task-responsible}")])
 def test_responsible_departments_match_the_catalog(project, catalog, tasks, lang, opening, separator, closing):
     listed = items((generated(project, lang) / "tasks-all.qmd").read_text(encoding="utf-8"))
     assert len(listed) == len(tasks) == 34
@@ -110,7 +111,8 @@ def test_responsible_departments_match_the_catalog(project, catalog, tasks, lang
         names = [catalog.departments.at[d, f"name_{lang}"] for d in split_list(rec["departments"])]
         expected = opening + separator.join(markdown_escape(n) for n in names) + closing
         assert listed[int(rec["task_no"])].endswith(expected), rec["task_no"]
-        assert f"**{markdown_escape(rec[f'title_{lang}'])}" in listed[int(rec["task_no"])]
+        assert listed[int(rec["task_no"])].startswith(f"[**{markdown_escape(rec[f'title_{lang}'])}")
+        assert f"**]{{#task-{int(rec['task_no'])}}}" in listed[int(rec["task_no"])]
 
 
 def test_every_generated_file_starts_with_the_marker(project, catalog, tasks):

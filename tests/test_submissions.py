@@ -490,7 +490,7 @@ def test_the_same_figure_in_two_workbooks_disagreeing_is_one_problem_naming_both
 
 
 def test_a_shared_task_status_given_twice_the_lead_wins_when_they_agree(base, template, tmp_path):
-    # Task 6 names 省人力资源社会保障厅、省卫生计生委、省中医药局: hrss, named first, reports it.
+    # Task 6 names three departments (hrss, health, tcm), hrss first: hrss reports it.
     hrss = fill_template(template, tmp_path / "hrss.xlsx", tasks={6: {"status": "in_progress"}})
     health = fill_template(base / "submissions" / str(YEAR) / "health.xlsx", tmp_path / "health.xlsx")
     assert 6 not in [int(n) for n in rows_by_key(openpyxl.load_workbook(health)["tasks"])]
