@@ -80,6 +80,34 @@ def copy_project(source: Path, dest: Path, *, with_outputs: bool = True) -> Path
     return dest
 
 
+def copy_built_edition(dest: Path, unit: str = "gd-province", year: int = 2017) -> Path:
+    """The checkout's inputs, without the reports of later editions, plus the outputs of
+    its own build of one edition (clean data, that edition's build folder, the site and
+    _variables.yml), so that a test can start the next edition without building this one."""
+    shutil.copytree(ROOT / "data" / "raw", dest / "data" / "raw")
+    later = [str(y) for y in range(year + 1, year + 10)]
+    for name in PROJECT_INPUTS:
+        if name != "data/raw":
+            shutil.copytree(ROOT / name, dest / name, ignore=shutil.ignore_patterns(*later))
+    for path in [*ROOT.glob("_quarto*.yml"), ROOT / "pipeline.py"]:
+        shutil.copy2(path, dest / path.name)
+    shutil.copytree(ROOT / "data" / "clean", dest / "data" / "clean")
+    shutil.copytree(ROOT / "build" / unit / str(year), dest / "build" / unit / str(year))
+    shutil.copytree(ROOT / "_site", dest / "_site")
+    shutil.copy2(ROOT / "_variables.yml", dest / "_variables.yml")
+    return dest
+
+
+def file_hashes(folder: Path, *, skip: tuple[str, ...] = ()) -> dict[str, str]:
+    """``{path relative to folder: sha256}`` of every file below ``folder``, except those
+    with a path part in ``skip``."""
+    import hashlib
+
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(Path(folder).rglob("*"))
+            if p.is_file() and not any(part in skip for part in p.relative_to(folder).parts)}
+
+
 def run_pipeline(root: Path, *args: str, timeout: int = 1800) -> subprocess.CompletedProcess:
     """``pipeline.py --root ROOT ARGS`` as a user runs it, in a subprocess."""
     cmd = [sys.executable, str(ROOT / "pipeline.py"), "--root", str(root), *args]

@@ -1,6 +1,5 @@
 """The build command end to end on the real raw data, in a scratch copy of the project."""
 
-import hashlib
 import json
 import shutil
 import subprocess
@@ -10,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from conftest import file_hashes
 from bpsreport.build import build_clean
 from bpsreport.cli import main
 from bpsreport.paths import ProjectPaths
@@ -17,11 +17,6 @@ from bpsreport.paths import ProjectPaths
 
 # Runs the build's stages on project copies: end-to-end (slow).
 pytestmark = pytest.mark.slow
-
-
-def _hashes(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 @pytest.fixture
@@ -67,27 +62,27 @@ def test_other_report_units_are_built_as_target_only_data(built):
 
 
 def test_rebuild_with_nothing_changed_rewrites_nothing(built):
-    before = _hashes(built / "data" / "clean")
+    before = file_hashes(built / "data" / "clean")
     mtimes = {p: p.stat().st_mtime_ns for p in (built / "data/clean/gd-province").rglob("*.parquet")}
     result = build_clean(ProjectPaths.at(built))
     assert not any(e.rewritten for e in result.editions.values())
-    assert _hashes(built / "data" / "clean") == before
+    assert file_hashes(built / "data" / "clean") == before
     assert {p: p.stat().st_mtime_ns for p in mtimes} == mtimes
 
 
 def test_bad_input_fails_with_location_and_leaves_clean_data_and_raw_files_intact(built, capsys):
-    clean_before = _hashes(built / "data" / "clean")
+    clean_before = file_hashes(built / "data" / "clean")
     bad = built / "data/raw/observations/gd-province/2017/employment_security.csv"
     text = bad.read_text(encoding="utf-8")
     assert "148.9" in text
     bad.write_text(text.replace("148.9", "148.9万", 1), encoding="utf-8")
-    raw_before = _hashes(built / "data" / "raw")
+    raw_before = file_hashes(built / "data" / "raw")
     capsys.readouterr()
     assert main(["--root", str(built), "build", "--year", "2017"]) == 2
     err = capsys.readouterr().err
     assert "employment_security.csv" in err and "148.9万" in err and "value" in err
-    assert _hashes(built / "data" / "clean") == clean_before
-    assert _hashes(built / "data" / "raw") == raw_before
+    assert file_hashes(built / "data" / "clean") == clean_before
+    assert file_hashes(built / "data" / "raw") == raw_before
 
 
 def test_unknown_year_is_a_clear_error(project_copy, capsys):

@@ -22,17 +22,13 @@ Every figure, status and sentence written here is SYNTHETIC test data.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import openpyxl
 import pytest
 
+from conftest import copy_built_edition, file_hashes, run_pipeline
 from bpsreport.check import ERROR, run_checks
 
 pytestmark = pytest.mark.slow
@@ -44,36 +40,11 @@ ZH_PART = Path("reports/2018/zh/_parts/employment_security.qmd")
 EN_PART = Path("reports/2018/en/_parts/employment_security.qmd")
 
 
-def _copy_built_project(dest: Path) -> Path:
-    """The inputs of a build plus the 2017 outputs of the checkout's own build."""
-    shutil.copytree(ROOT / "data" / "raw", dest / "data" / "raw")
-    for name in ("config", "notebooks", "templates", "scripts", "reports"):
-        shutil.copytree(ROOT / name, dest / name, ignore=shutil.ignore_patterns("2018"))
-    for path in [*ROOT.glob("_quarto*.yml"), ROOT / "pipeline.py"]:
-        shutil.copy2(path, dest / path.name)
-    shutil.copytree(ROOT / "data" / "clean", dest / "data" / "clean")
-    shutil.copytree(ROOT / "build" / UNIT / "2017", dest / "build" / UNIT / "2017")
-    shutil.copytree(ROOT / "_site", dest / "_site")
-    shutil.copy2(ROOT / "_variables.yml", dest / "_variables.yml")
-    return dest
-
-
-def _hashes(folder: Path) -> dict[str, str]:
-    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
 def _editions_2017(root: Path) -> dict[str, dict[str, str]]:
-    return {"site_zh": _hashes(root / "_site/zh/reports/2017"),
-            "site_en": _hashes(root / "_site/en/reports/2017"),
-            "downloads": _hashes(root / "_site/downloads/2017"),
-            "pdf": _hashes(root / "build" / UNIT / "2017" / "pdf")}
-
-
-def _run(root: Path, *args: str) -> subprocess.CompletedProcess:
-    """``pipeline.py`` as a clerk runs it (its own process, its own output)."""
-    return subprocess.run([sys.executable, str(ROOT / "pipeline.py"), "--root", str(root), *args],
-                          capture_output=True, text=True, timeout=1800)
+    return {"site_zh": file_hashes(root / "_site/zh/reports/2017"),
+            "site_en": file_hashes(root / "_site/en/reports/2017"),
+            "downloads": file_hashes(root / "_site/downloads/2017"),
+            "pdf": file_hashes(root / "build" / UNIT / "2017" / "pdf")}
 
 
 def _append(root: Path, rel: Path, lines: list[str]) -> dict[str, int]:
@@ -114,11 +85,11 @@ MISTAKES = [
 def cycle(tmp_path_factory, edition_2017):
     from bpsreport.submissions import fill_template
 
-    root = _copy_built_project(tmp_path_factory.mktemp("cycle") / "project")
+    root = copy_built_edition(tmp_path_factory.mktemp("cycle") / "project")
     record: dict = {"root": root, "before": _editions_2017(root)}
 
     # 1. The new edition.
-    assert _run(root, "new-year", "2018").returncode == 0
+    assert run_pipeline(root, "new-year", "2018").returncode == 0
     templates = root / "submissions" / "2018"
     skeleton = {rel: (root / rel).read_text(encoding="utf-8") for rel in (ZH_PART, EN_PART)}
 
@@ -144,7 +115,7 @@ def cycle(tmp_path_factory, edition_2017):
 
     # 3. The check, for hrss.
     record["check_hrss"] = run_checks(root, 2018, department="hrss")
-    cli = _run(root, "check", "--year", "2018", "--department", "hrss")
+    cli = run_pipeline(root, "check", "--year", "2018", "--department", "hrss")
     record["check_hrss_cli"] = (cli.returncode, cli.stdout)
 
     # 4. Fixed: the skeleton text back, the figure as a number. Then a draft build.
@@ -156,8 +127,8 @@ def cycle(tmp_path_factory, edition_2017):
                         "hard_to_employ_employed": {"value": 10.5, "source": "SYNTHETIC test value"}},
                   tasks={24: {"status": "已完成", "note": "SYNTHETIC"}})
     record["check_hrss_fixed"] = run_checks(root, 2018, department="hrss")
-    record["draft"] = _run(root, "build", "--year", "2018")
-    record["refused"] = _run(root, "build", "--year", "2018", "--final")
+    record["draft"] = run_pipeline(root, "build", "--year", "2018")
+    record["refused"] = run_pipeline(root, "build", "--year", "2018", "--final")
     record["draft_site"] = (root / "_site/zh/reports/2018/zh/domains/employment_security.html").read_text(
         encoding="utf-8")
 
@@ -189,7 +160,7 @@ def cycle(tmp_path_factory, edition_2017):
              .replace("TODO号", "99号").replace("No. TODO", "No. 99"))
     config.write_text(head + "\n  2018:\n" + entry, encoding="utf-8")
     record["check_all"] = run_checks(root, 2018)
-    record["final"] = _run(root, "build", "--year", "2018", "--final")
+    record["final"] = run_pipeline(root, "build", "--year", "2018", "--final")
     record["after"] = _editions_2017(root)
     return record
 

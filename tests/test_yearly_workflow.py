@@ -14,7 +14,6 @@ In a scratch copy of the project (with the 2017 edition already built):
 
 from __future__ import annotations
 
-import hashlib
 import re
 import shutil
 import subprocess
@@ -23,32 +22,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from conftest import copy_built_edition, file_hashes
 from bpsreport.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT / "tests" / "fixtures" / "submissions" / "hrss-2018-synthetic.yml"
 UNIT = "gd-province"
-
-
-def _copy_built_project(dest: Path) -> Path:
-    """The inputs of a build plus the 2017 outputs of the checkout's own build."""
-    shutil.copytree(ROOT / "data" / "raw", dest / "data" / "raw")
-    for name in ("config", "notebooks", "templates", "reports", "scripts"):
-        shutil.copytree(ROOT / name, dest / name, ignore=shutil.ignore_patterns("2018"))
-    for path in [*ROOT.glob("_quarto*.yml"), ROOT / "pipeline.py"]:
-        shutil.copy2(path, dest / path.name)
-    # Reuse the 2017 build instead of redoing it: copy clean data, build/ and _site/.
-    shutil.copytree(ROOT / "data" / "clean", dest / "data" / "clean")
-    shutil.copytree(ROOT / "build" / UNIT / "2017", dest / "build" / UNIT / "2017",
-                    ignore=shutil.ignore_patterns("render-cache"))
-    shutil.copytree(ROOT / "_site", dest / "_site")
-    shutil.copy2(ROOT / "_variables.yml", dest / "_variables.yml")
-    return dest
-
-
-def _hashes(folder: Path) -> dict[str, str]:
-    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def _pdf_text(path: Path) -> str:
@@ -63,13 +42,13 @@ def _pdf_text(path: Path) -> str:
 def workflow(tmp_path_factory, edition_2017):
     from bpsreport.submissions import fill_template
 
-    root = _copy_built_project(tmp_path_factory.mktemp("yearly") / "project")
+    root = copy_built_edition(tmp_path_factory.mktemp("yearly") / "project")
     before_2017 = {
-        "site_zh": _hashes(root / "_site" / "zh" / "reports" / "2017"),
-        "site_en": _hashes(root / "_site" / "en" / "reports" / "2017"),
-        "pdf": _hashes(root / "build" / UNIT / "2017" / "pdf"),
-        "sources": _hashes(root / "reports" / "2017"),
-        "clean": _hashes(root / "data" / "clean" / UNIT / "2017"),
+        "site_zh": file_hashes(root / "_site" / "zh" / "reports" / "2017"),
+        "site_en": file_hashes(root / "_site" / "en" / "reports" / "2017"),
+        "pdf": file_hashes(root / "build" / UNIT / "2017" / "pdf"),
+        "sources": file_hashes(root / "reports" / "2017"),
+        "clean": file_hashes(root / "data" / "clean" / UNIT / "2017"),
     }
 
     # 1. Start the 2018 edition.
@@ -134,11 +113,11 @@ def test_new_numbers_and_statuses_appear_in_the_2018_pdf(workflow):
 
 def test_the_2017_edition_is_unchanged(workflow):
     root, before = workflow["root"], workflow["before_2017"]
-    assert _hashes(root / "_site" / "zh" / "reports" / "2017") == before["site_zh"]
-    assert _hashes(root / "_site" / "en" / "reports" / "2017") == before["site_en"]
-    assert _hashes(root / "build" / UNIT / "2017" / "pdf") == before["pdf"]
-    assert _hashes(root / "reports" / "2017") == before["sources"]
-    assert _hashes(root / "data" / "clean" / UNIT / "2017") == before["clean"]
+    assert file_hashes(root / "_site" / "zh" / "reports" / "2017") == before["site_zh"]
+    assert file_hashes(root / "_site" / "en" / "reports" / "2017") == before["site_en"]
+    assert file_hashes(root / "build" / UNIT / "2017" / "pdf") == before["pdf"]
+    assert file_hashes(root / "reports" / "2017") == before["sources"]
+    assert file_hashes(root / "data" / "clean" / UNIT / "2017") == before["clean"]
 
 
 def test_check_lists_what_the_2018_skeleton_still_needs(workflow, capsys):

@@ -95,8 +95,6 @@ _CJK_ROLES = {"zh": ("mark", "title", "heading1", "heading2", "heading3", "headi
                      "page_number", "table", "table_head"), "en": ()}
 _CALLOUT = re.compile(r"^callout-(note|tip|important|warning|caution)$")
 _CROSSREF = re.compile(r"^(fig|tbl|sec)-")
-_LENGTH = re.compile(r"^-?\d+(?:\.\d+)?(?:pt|mm|cm|in|em)$")
-_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 class PdfFontMissing(RenderError):
@@ -341,31 +339,14 @@ def font_report(root: Path = PROJECT_ROOT, langs: Iterable[str] = ("zh", "en")) 
 
 
 def typst_value(value: object, *, color: bool = False) -> str:
-    """A YAML value as a Typst literal: lengths stay lengths, colours become ``rgb()``."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return "none"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, str):
-        if color:
-            return f'rgb("#{value.lstrip("#")}")'
-        if _LENGTH.match(value.strip()):
-            return value.strip()
-        return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, (list, tuple)):
-        items = [typst_value(v, color=color) for v in value]
-        return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
-    if isinstance(value, Mapping):
-        if not value:
-            return "(:)"
-        parts = []
-        for key, item in value.items():
-            name = str(key) if _IDENT.match(str(key)) else json.dumps(str(key), ensure_ascii=False)
-            parts.append(f"{name}: {typst_value(item, color=color or key == 'colors')}")
-        return "(" + ", ".join(parts) + ")"
-    raise RenderError(f"{PDF_CONFIG.name}: cannot pass {value!r} to Typst")
+    """A YAML value of config/pdf.yml as a Typst literal (the tables' writer,
+    :func:`bpsreport.table_typst.typst_value`); a value it cannot write is a config error."""
+    from bpsreport.table_typst import typst_value as literal
+
+    try:
+        return literal(value, color=color)
+    except ValueError as exc:
+        raise RenderError(f"{PDF_CONFIG.name}: {exc}") from exc
 
 
 def template_settings(config: Mapping, lang: str, fonts: Mapping[str, list[str]]) -> dict:
