@@ -271,7 +271,8 @@ class _Data:
 
 
 def run_checks(root: Path | str, year: int, *, unit_id: str | None = None,
-               department: str | None = None, data_cache: Path | None = None) -> list[Finding]:
+               department: str | None = None,
+               data_cache: tuple[Path, str] | None = None) -> list[Finding]:
     """Check one edition before publication; see the module docstring for every finding.
 
     Parameters
@@ -286,8 +287,10 @@ def run_checks(root: Path | str, year: int, *, unit_id: str | None = None,
     department
         A department id: keep only what that department must fix (:func:`department_files`).
     data_cache
-        A file to keep what the data says between runs (:func:`_load_data_cached`); the
-        build passes one, so that a narrative edit does not read data/raw again.
+        ``(file, key)``: keep what the data says in ``file`` between runs, valid while
+        ``key`` (a digest of data/raw, config/, templates/ and the code) stays the same
+        (:func:`_load_data_cached`). The build passes one, so that a narrative edit does
+        not read data/raw again.
 
     Returns
     -------
@@ -299,7 +302,7 @@ def run_checks(root: Path | str, year: int, *, unit_id: str | None = None,
     root = Path(root)
     year = int(year)
     data = _load_data(root, year, unit_id) if data_cache is None else \
-        _load_data_cached(root, year, unit_id, data_cache)
+        _load_data_cached(root, year, unit_id, *data_cache)
     findings = list(data.findings)
     sources, unreadable = _read_sources(root, year)
     findings += unreadable
@@ -350,30 +353,17 @@ def _problem_finding(problem) -> Finding:
                    f"{where + ': ' if where else ''}{found}expected {problem.expected}")
 
 
-# What the data half of a check reads: data/raw (bpsreport.build.raw_state), the
-# configuration, the templates of the generated parts and the code.
-_DATA_INPUTS = (("config", "*.yml"), ("templates", "**/*"), ("bpsreport", "**/*.py"))
+# The inputs of what `check` makes of the data (besides data/raw): path prefixes of the
+# files in the fingerprint (_check_fingerprint) that the data half reads.
+_DATA_INPUT_PREFIXES = ("config/", "templates/", "bpsreport/")
 
 
-def _load_data_cached(root: Path, year: int, unit_id: str | None, cache: Path) -> _Data:
+def _load_data_cached(root: Path, year: int, unit_id: str | None, cache: Path, key: str) -> _Data:
     """:func:`_load_data`, kept in ``cache`` (a pickle in the build folder, which only the
-    pipeline writes) while data/raw, config/, templates/ and the code stay the same: a
-    narrative edit is then checked without reading and validating every raw file again."""
-    import hashlib
+    pipeline writes) while ``key`` stays the same: a narrative edit is then checked
+    without reading and validating every raw file again."""
     import pickle
-    import sys
 
-    from .build import raw_state
-    from .paths import ProjectPaths
-
-    digest = hashlib.sha256(json.dumps([int(year), unit_id or "", sys.version,
-                                        raw_state(ProjectPaths.at(root))], sort_keys=True,
-                                       default=str).encode())
-    for folder, pattern in _DATA_INPUTS:
-        for path in sorted((root / folder).glob(pattern)):
-            if path.is_file() and "__pycache__" not in path.parts:
-                digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
-    key = digest.hexdigest()
     try:
         with open(cache, "rb") as fh:
             saved_key, data = pickle.load(fh)
@@ -610,8 +600,15 @@ def run_checks_cached(root: Path | str, year: int, *, unit_id: str | None,
                             tuple(f.get("departments") or ())) for f in saved["findings"]]
     except (OSError, ValueError, KeyError, TypeError):
         pass
+    import hashlib
+    import sys
+
+    data_key = hashlib.sha256(json.dumps(
+        [sys.version, fingerprint["year"], fingerprint["unit_id"], fingerprint["raw"],
+         {k: v for k, v in fingerprint["files"].items() if k.startswith(_DATA_INPUT_PREFIXES)}],
+        sort_keys=True, default=str).encode()).hexdigest()
     findings = run_checks(root, year, unit_id=unit_id,
-                          data_cache=Path(state_file).with_name(CHECK_DATA_CACHE))
+                          data_cache=(Path(state_file).with_name(CHECK_DATA_CACHE), data_key))
     from .clean_store import write_json_atomic
 
     Path(state_file).parent.mkdir(parents=True, exist_ok=True)

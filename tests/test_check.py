@@ -417,3 +417,32 @@ def test_module_examples_run():
 
     import bpsreport.check
     assert doctest.testmod(bpsreport.check).failed == 0
+
+
+# --- the build's cached check ----------------------------------------------------------------
+
+def test_the_cached_check_reads_data_raw_again_only_when_the_data_changed(tmp_path, monkeypatch):
+    """The build's check keeps what the data says (check-data.pickle): a narrative edit
+    reuses it, a data edit reads data/raw again, and both give what a full check gives."""
+    import bpsreport.check as check
+
+    root = make_project(tmp_path)
+    state = root / "build" / "test-unit" / str(YEAR) / "check-state.json"
+    loads = []
+    real_load = check._load_data
+    monkeypatch.setattr(check, "_load_data", lambda *a: loads.append(a) or real_load(*a))
+
+    def cached() -> list[Finding]:
+        return check.run_checks_cached(root, YEAR, unit_id=None, state_file=state)
+
+    assert cached() == [] and len(loads) == 1
+    for case in ("number-typed", "var-unknown"):            # narrative: the data is reused
+        shutil.copytree(FIXTURES / "cases" / case, root, dirs_exist_ok=True)
+        assert where(cached()) == where(run_checks(root, YEAR)) != set()
+        assert len(loads) == 1 + 1, case  # the uncached run_checks above read it, not cached()
+        loads.pop()
+    shutil.copytree(FIXTURES / "cases" / "target-no-actual", root, dirs_exist_ok=True)
+    found = cached()                                         # data: read again
+    assert len(loads) == 2
+    assert "target-no-actual" in {f.code for f in found}
+    assert where(found) == where(run_checks(root, YEAR))

@@ -82,9 +82,9 @@ class BuiltinBackend:
         pdf_events(0, sum(len(d) for d in documents.values()))
         with concurrent.futures.ThreadPoolExecutor(max_workers=len(request.langs) or 1,
                                                    thread_name_prefix="typst") as pool:
-            pdf_jobs = [pool.submit(self._typeset, request, plan.projects[lang], lang, rel,
-                                    site_dir, root, cache_root / "pdf", pdf_events)
-                        for lang in request.langs for rel in documents[lang]]
+            pdf_jobs = {pool.submit(self._typeset, request, plan.projects[lang], lang, rel,
+                                    site_dir, root, cache_root / "pdf", pdf_events): lang
+                        for lang in request.langs for rel in documents[lang]}
             try:
                 site = render_site(root, site_dir, langs=tuple(request.langs), plan=plan,
                                    cache_dir=cache_root / "html",  # under cache_root, as above
@@ -95,17 +95,16 @@ class BuiltinBackend:
                 concurrent.futures.wait(pdf_jobs)
                 raise
             pdf_events.release()
-            typeset = [job.result() for job in pdf_jobs]  # the first failure, in order
+            typeset = [(lang, *job.result()) for job, lang in pdf_jobs.items()]  # in order
         reused_pages = sum(1 for page in site.pages if page.reused)
-        reused_pdfs = sum(1 for _, reused in typeset if reused)
+        reused_pdfs = sum(1 for _, _, reused in typeset if reused)
         counts = {"pages": (len(site.pages) - reused_pages, reused_pages),
                   "pdfs": (len(typeset) - reused_pdfs, reused_pdfs)}
         written: dict[str, list[Path]] = {lang: [] for lang in request.langs}
         for page in site.pages:
             written[page.page.lang].append(page.html_path)
-        for lang, rel in ((lang, rel) for lang in request.langs for rel in documents[lang]):
-            written[lang].append(site_dir / lang_output_root(plan.projects[lang])
-                                 / rel.with_suffix(".pdf"))
+        for lang, output, _ in typeset:
+            written[lang].append(output)
         from bpsreport.render.scripts import run_post_render
 
         for lang in request.langs:
