@@ -69,7 +69,12 @@ def typst_value(value: object, *, color: bool = False) -> str:
         parts = []
         for key, item in value.items():
             name = str(key) if _IDENT.match(str(key)) else json.dumps(str(key), ensure_ascii=False)
-            parts.append(f"{name}: {typst_value(item, color=color or key == 'colors')}")
+            try:
+                parts.append(f"{name}: {typst_value(item, color=color or key == 'colors')}")
+            except ValueError as exc:  # say where: "sizes.body_size: cannot write …"
+                inner = str(exc)
+                raise ValueError(f"{key}: {inner}" if inner.startswith("cannot")
+                                 else f"{key}.{inner}") from None
         return "(" + ", ".join(parts) + ")"
     raise ValueError(f"cannot write {value!r} as Typst")
 

@@ -390,6 +390,21 @@ def test_typst_values_keep_lengths_and_make_colours():
     assert pdfmod.typst_value('say "一、"') == '"say \\"一、\\""'
 
 
+@pytest.mark.parametrize("value", [".inf", "-.inf", ".nan"])
+def test_a_setting_no_page_can_take_is_refused_with_its_key(tmp_path, value):
+    config = tmp_path / "pdf.yml"
+    config.write_text(f"languages:\n  zh:\n    body_size: {value}\n    title_size: 22pt\n",
+                      encoding="utf-8")
+    with pytest.raises(pdfmod.RenderError, match=r"pdf\.yml: languages\.zh\.body_size is .*"
+                                                 r"expected a length such as 16pt"):
+        pdfmod.load_pdf_config(config)
+
+
+def test_a_value_typst_cannot_take_is_named_by_its_key_path():
+    with pytest.raises(pdfmod.RenderError, match=r"config/pdf\.yml: sizes\.body: cannot write"):
+        pdfmod.typst_value({"sizes": {"body": object()}})
+
+
 def test_missing_chinese_font_names_what_to_install():
     config = pdfmod.load_pdf_config()
     config["fonts"]["zh"] = {role: ["No Such Font SC"] for role in config["fonts"]["zh"]}

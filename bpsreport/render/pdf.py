@@ -55,6 +55,7 @@ import copy
 import datetime as dt
 import hashlib
 import json
+import math
 import os
 import re
 import shutil
@@ -115,7 +116,23 @@ def _load_yaml(path: Path, mtime: float) -> dict:
         data = yamlio.safe_load(fh) or {}
     if not isinstance(data, dict):
         raise RenderError(f"{path}: expected a YAML mapping at the top level")
+    for where, value in _leaves(data):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise RenderError(f"{path}: {where} is {value!r}, which no page can take; expected a "
+                              "length such as 16pt or 2.5cm, or a finite number")
     return data
+
+
+def _leaves(value, where: str = ""):
+    """``(dotted.key.path, value)`` of every scalar in nested mappings and lists."""
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from _leaves(item, f"{where}.{key}" if where else str(key))
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            yield from _leaves(item, f"{where}[{i}]")
+    else:
+        yield where, value
 
 
 def load_pdf_config(path: Path = PDF_CONFIG) -> dict:
@@ -346,7 +363,8 @@ def typst_value(value: object, *, color: bool = False) -> str:
     try:
         return literal(value, color=color)
     except ValueError as exc:
-        raise RenderError(f"{PDF_CONFIG.name}: {exc}") from exc
+        raise RenderError(f"config/{PDF_CONFIG.name}: {exc}; expected a length (16pt, 2.5cm), "
+                          "a number, a colour or text") from exc
 
 
 def template_settings(config: Mapping, lang: str, fonts: Mapping[str, list[str]]) -> dict:
