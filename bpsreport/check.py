@@ -111,7 +111,6 @@ from __future__ import annotations
 
 import difflib
 import json
-import os
 import math
 import re
 from collections import Counter, defaultdict
@@ -373,12 +372,10 @@ def _load_data_cached(root: Path, year: int, unit_id: str | None, cache: Path, k
     except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ValueError, TypeError):
         pass
     data = _load_data(root, year, unit_id)
+    from .clean_store import write_bytes_atomic
+
     try:
-        Path(cache).parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(cache).with_name(f".{Path(cache).name}.{os.getpid()}.tmp")
-        with open(tmp, "wb") as fh:
-            pickle.dump((key, data), fh, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, cache)
+        write_bytes_atomic(Path(cache), pickle.dumps((key, data), protocol=pickle.HIGHEST_PROTOCOL))
     except (OSError, pickle.PicklingError):
         pass  # the check still ran; it is only slower next time
     return data

@@ -122,18 +122,26 @@ def _exchange(a: Path, b: Path) -> bool:
     raise OSError(err, os.strerror(err), str(b))
 
 
-def write_json_atomic(path: Path, data: dict) -> None:
-    """Write a state or manifest file whole or not at all (a temporary file, then a rename)."""
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write a file whole or not at all: a temporary file beside it (``.<name>.tmp-<pid>-…``,
+    which the next build removes if this process dies, :mod:`bpsreport.project_lock`), then
+    a rename. Safe between threads and processes writing the same file."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-{os.getpid()}-", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, ensure_ascii=False, indent=2, sort_keys=True)
-            fh.write("\n")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_json_atomic(path: Path, data: dict) -> None:
+    """Write a state or manifest file whole or not at all (:func:`write_bytes_atomic`)."""
+    write_bytes_atomic(path, (json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True)
+                              + "\n").encode("utf-8"))
 
 
 def read_manifest(folder: Path) -> dict | None:

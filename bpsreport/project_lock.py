@@ -330,16 +330,16 @@ LEFTOVERS: tuple[Leftover, ...] = (
     Leftover(("build/*/*/render-cache/html/*",),
              re.compile(rf"[0-9a-f]+\.{_PID}\.\d+\.tmp"), False,
              "render.html: a cached page being written"),
+    Leftover(("build", "build/*/*", "build/*/*/render-cache/pdf",
+              "build/*/*/render-cache/pdf/pandoc"),
+             re.compile(rf"\.[^/]+\.tmp-{_PID}-{_MKTEMP}"), False,
+             "clean_store.write_bytes_atomic: a cache file being written (PDFs, pandoc's "
+             "conversions, fonts, what check made of the data)"),
     Leftover(("build/*/*/render-cache/pdf",),
              re.compile(rf"\.[a-z]+-[A-Za-z0-9_-]+-[0-9a-f]{{64}}\.pdf\.{_PID}\.tmp"), False,
-             "render.pdf.render_typst_document: a cached PDF being written"),
-    Leftover(("build/*/*/render-cache/pdf/pandoc",),
-             re.compile(rf"\.[0-9a-f]{{64}}\.out\.{_PID}\.tmp"), False,
-             "render.pdf._run_pandoc: a cached conversion being written"),
-    Leftover(("build/*/*",), re.compile(rf"\.check-data\.pickle\.{_PID}\.tmp"), False,
-             "check._load_data_cached: what the data said, being written"),
+             "render.pdf.render_typst_document (earlier versions): a cached PDF being written"),
     Leftover(("build",), re.compile(rf"\.pdf-fonts\.json\.{_PID}\.tmp"), False,
-             "render.pdf.resolve_fonts: the remembered font choice being written"),
+             "render.pdf.resolve_fonts (earlier versions): the remembered font choice being written"),
 )
 
 

@@ -179,10 +179,12 @@ LEFTOVER_EXAMPLES = {
     "._site.old-PID/index.html": "build._swap_into_place (earlier versions): the site",
     "build/gd-province/2017/.pdf.old-PID/report-zh.pdf": "build._swap_into_place (earlier versions): the PDFs",
     "build/gd-province/2017/render-cache/html/ab/ab12ef.PID.140234.tmp": "render.html",
-    "build/gd-province/2017/render-cache/pdf/.zh-report-" + "0" * 64 + ".pdf.PID.tmp": "render.pdf",
-    "build/.pdf-fonts.json.PID.tmp": "render.pdf.resolve_fonts",
-    "build/gd-province/2017/.check-data.pickle.PID.tmp": "check._load_data_cached",
-    "build/gd-province/2017/render-cache/pdf/pandoc/." + "1" * 64 + ".out.PID.tmp": "render.pdf._run_pandoc",
+    "build/gd-province/2017/render-cache/pdf/.zh-report-" + "0" * 64 + ".pdf.PID.tmp": "render.pdf.render_typst_document (earlier versions)",
+    "build/.pdf-fonts.json.PID.tmp": "render.pdf.resolve_fonts (earlier versions)",
+    "build/gd-province/2017/render-cache/pdf/.zh-report-" + "0" * 64 + ".pdf.tmp-PID-a1b2c3d4": "clean_store.write_bytes_atomic",
+    "build/.pdf-fonts.json.tmp-PID-a1b2c3d4": "clean_store.write_bytes_atomic",
+    "build/gd-province/2017/.check-data.pickle.tmp-PID-a1b2c3d4": "clean_store.write_bytes_atomic",
+    "build/gd-province/2017/render-cache/pdf/pandoc/." + "1" * 64 + ".out.tmp-PID-a1b2c3d4": "clean_store.write_bytes_atomic",
 }
 
 # Things with similar names that are not leftovers, or belong to a process that is running.

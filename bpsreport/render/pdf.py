@@ -73,6 +73,7 @@ import yaml
 
 from bpsreport.render import RenderError
 from bpsreport import yamlio
+from bpsreport.clean_store import write_bytes_atomic
 
 if TYPE_CHECKING:  # pragma: no cover
     from bpsreport.render import RenderRequest
@@ -249,9 +250,8 @@ def _resolve_fonts_cached(config: Mapping, lang: str, dirs: list[Path], cache: P
     known[lang] = {"key": key, "fonts": found}
     try:
         Path(cache).parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(cache).with_name(f".{Path(cache).name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(known, ensure_ascii=False, indent=1, sort_keys=True), encoding="utf-8")
-        os.replace(tmp, cache)
+        write_bytes_atomic(Path(cache), json.dumps(known, ensure_ascii=False, indent=1,
+                                                   sort_keys=True).encode("utf-8"))
     except OSError:
         pass  # a read-only project still renders, only slower
     return found
@@ -455,10 +455,7 @@ def _run_pandoc(args: list[str], text: str, what: str, *, cache_dir: Path | None
         raise PdfBuildError(f"pandoc failed on {what}: {proc.stderr.decode('utf-8', 'replace').strip()}")
     out = proc.stdout.decode("utf-8")
     if cached is not None:
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cached.with_name(f".{cached.name}.{os.getpid()}.tmp")
-        tmp.write_text(out, encoding="utf-8")
-        os.replace(tmp, cached)
+        write_bytes_atomic(cached, proc.stdout)
         _prune(cached.parent, keep=PANDOC_CACHE_KEEP)
     return out
 
@@ -988,9 +985,7 @@ def render_typst_document(source: Path, output: Path, *, project: "ProjectConfig
         cached.parent.mkdir(parents=True, exist_ok=True)
         for old in cached.parent.glob(f"{lang}-{Path(source).stem}-*.pdf"):
             old.unlink(missing_ok=True)  # one kept per document: the cache does not grow
-        tmp = cached.with_name(f".{cached.name}.{os.getpid()}.tmp")
-        shutil.copyfile(output, tmp)
-        os.replace(tmp, cached)
+        write_bytes_atomic(cached, Path(output).read_bytes())
     return TypesetPdf(Path(output), False)
 
 
