@@ -31,3 +31,33 @@ def test_no_listener_is_fine():
     events.finished("zh/report.pdf")
     events.release()
     assert events.done == 1
+
+
+def test_a_script_run_here_captures_its_own_output_only(tmp_path, capsys):
+    """The post-render script runs in the build's process; a progress display or the
+    preview's server writing from another thread meanwhile is not swallowed."""
+    from bpsreport.render.scripts import _run_python_here
+
+    release = threading.Event()
+    script = tmp_path / "post-render.py"
+    script.write_text("import os, sys, time\n"
+                      "print('script says', os.environ['QUARTO_PROFILE'], sys.argv[1:])\n"
+                      "sys.stderr.write('script warns\\n')\n"
+                      "open('started', 'w').close()\n"
+                      "while not os.path.exists('released'):\n"
+                      "    time.sleep(0.01)\n", encoding="utf-8")
+
+    def other_thread():
+        while not (tmp_path / "started").exists():
+            release.wait(0.01)
+        print("progress line")
+        (tmp_path / "released").touch()
+
+    worker = threading.Thread(target=other_thread)
+    worker.start()
+    code, output = _run_python_here(str(script), ["a", "b"], env={"QUARTO_PROFILE": "zh"},
+                                    cwd=tmp_path)
+    worker.join()
+    assert code == 0
+    assert output == "script says zh ['a', 'b']\nscript warns\n"
+    assert "progress line" in capsys.readouterr().out

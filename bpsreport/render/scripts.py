@@ -30,7 +30,6 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterable
-from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 from bpsreport.render import RenderError
@@ -111,22 +110,49 @@ def run_post_render(root: Path, project_config: dict, *, output_dir: Path,
 _HERE = threading.Lock()  # one script at a time: the environment and folder are the process's
 
 
+class _ThisThreadInto:
+    """A stand-in for ``sys.stdout``/``sys.stderr`` while a script runs here: what the
+    script's thread writes goes into ``buffer``; what any other thread writes (a progress
+    display refreshing, the preview's web server) still reaches the real stream."""
+
+    def __init__(self, real, buffer: io.StringIO):
+        self._real, self._buffer, self._thread = real, buffer, threading.get_ident()
+
+    def _target(self):
+        return self._buffer if threading.get_ident() == self._thread else self._real
+
+    def write(self, text: str) -> int:
+        return self._target().write(text)
+
+    def flush(self) -> None:
+        self._target().flush()
+
+    def __getattr__(self, name):  # isatty, encoding, fileno, …: the real stream's
+        return getattr(self._real, name)
+
+
 def _run_python_here(script: str, args: list[str], *, env: dict[str, str], cwd: Path) -> tuple[int, str]:
     """Run a Python script as ``python script args`` would, in this process: its
     environment, ``sys.argv`` and working folder for the time it runs, its output
-    captured. Returns (exit code, output)."""
+    captured. Returns (exit code, output).
+
+    Output is captured for the script's thread only (:class:`_ThisThreadInto`): other
+    threads (a progress display, the preview's server) keep writing to the console. The
+    environment and working folder are the process's while the script runs; the build's
+    other threads use absolute paths."""
     out = io.StringIO()
     with _HERE:
         saved_env, saved_argv, saved_path, saved_cwd = dict(os.environ), sys.argv, list(sys.path), os.getcwd()
+        saved_out, saved_err = sys.stdout, sys.stderr
         os.environ.clear()
         os.environ.update(env)
         sys.argv = [script, *args]
         sys.path.insert(0, str(Path(script).parent))
         os.chdir(cwd)
         code = 0
+        sys.stdout, sys.stderr = _ThisThreadInto(saved_out, out), _ThisThreadInto(saved_err, out)
         try:
-            with redirect_stdout(out), redirect_stderr(out):
-                runpy.run_path(script, run_name="__main__")
+            runpy.run_path(script, run_name="__main__")
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
             if not isinstance(exc.code, int) and exc.code is not None:
@@ -137,6 +163,7 @@ def _run_python_here(script: str, args: list[str], *, env: dict[str, str], cwd: 
             out.write("".join(traceback.format_exception(exc)))
             code = 1
         finally:
+            sys.stdout, sys.stderr = saved_out, saved_err
             os.chdir(saved_cwd)
             sys.argv, sys.path[:] = saved_argv, saved_path
             os.environ.clear()
