@@ -283,7 +283,7 @@ def test_report_follows_the_official_structure(lang, built, domains):
     assert tasks == [f"sec-tasks-{d.replace('_', '-')}" for d in domains]
     level2_under_tasks = [a for lvl, a in found[found.index((1, "{#sec-tasks}")):] if lvl == 2]
     assert len(level2_under_tasks) >= 11 and level2_under_tasks[10] == "{#sec-measures}"
-    numbered = [int(m.group(1)) for m in re.finditer(r"^(\d+)\. \*\*", text, re.M)]
+    numbered = [int(m.group(1)) for m in re.finditer(r"^(\d+)\. \[\*\*[^\n]*\]\{#task-\1\}", text, re.M)]
     assert numbered == list(range(1, 35))
 
 
