@@ -276,6 +276,12 @@ def check_kernel(kernel_name: str = "python3") -> str:
     return exe
 
 
+# A kernel that dies before its first cell (e.g. another process took one of the ports
+# jupyter_client chose for it, between choosing and binding) is started again; no cell had
+# run, so the outputs are those of a first start.
+KERNEL_START_ATTEMPTS = 3
+
+
 def run_jobs(jobs: Iterable[NotebookJob], *, parallel: int = 2, timeout_s: int = 600,
              kernel_name: str = "python3",
              progress: Callable[[NotebookResult], None] | None = None,
@@ -303,7 +309,8 @@ def run_jobs(jobs: Iterable[NotebookJob], *, parallel: int = 2, timeout_s: int =
         reference that the other two must match byte for byte).
 
     Every executed copy that finished is normalised (:func:`normalise_executed_notebook`),
-    so the same inputs give the same file. A failing notebook never stops the others. Its executed copy (with the traceback in
+    so the same inputs give the same file. A kernel that dies before running a cell is
+    started again (:data:`KERNEL_START_ATTEMPTS` in all). A failing notebook never stops the others. Its executed copy (with the traceback in
     the failing cell) is kept at ``job.output_path``; pass the results to
     :func:`raise_for_failures` to stop the build with a readable message.
     """
@@ -326,8 +333,11 @@ def run_jobs(jobs: Iterable[NotebookJob], *, parallel: int = 2, timeout_s: int =
     traced = kernels != "plain"
 
     def run(job: NotebookJob) -> NotebookResult:
-        result = _run_one(job, timeout_s=timeout_s, kernel_name=kernel_name,
-                          warm=warm, traced=traced)
+        for _ in range(KERNEL_START_ATTEMPTS):
+            result = _run_one(job, timeout_s=timeout_s, kernel_name=kernel_name,
+                              warm=warm, traced=traced)
+            if result.ok or result.failure.position is not None:
+                break  # a cell ran: its outcome stands (never run twice)
         if progress is not None:
             progress(result)
         return result

@@ -430,3 +430,30 @@ def test_pytest_runs_nbval_on_the_stored_notebooks_only():
                        if collected(p))
     assert notebooks == sorted(Path("notebooks") / n for n in
                                ("domain-education.ipynb", "domain-environment.ipynb", "overview.ipynb"))
+
+
+def test_a_kernel_that_dies_before_its_first_cell_is_started_again(tmp_path, monkeypatch):
+    """Ports race between processes: a kernel may die before it answers. No cell ran, so
+    the notebook is started again; a failure inside a cell is never run twice."""
+    import bpsreport.notebooks as nb
+    from bpsreport.notebooks import CellFailure, NotebookJob, NotebookResult, run_jobs
+
+    calls = []
+    dead = CellFailure(None, None, "", "RuntimeError", "Kernel died before replying to kernel_info")
+    in_cell = CellFailure(3, 2, "chart", "ValueError", "bad value")
+    outcomes = {"flaky": [dead, None], "broken": [in_cell, None], "dead": [dead] * 5}
+
+    def fake_run_one(job, **_):
+        calls.append(job.name)
+        return NotebookResult(job, outcomes[job.name].pop(0))
+
+    monkeypatch.setattr(nb, "_run_one", fake_run_one)
+    monkeypatch.setattr(nb, "check_kernel", lambda name: name)
+    jobs = [NotebookJob(name, None, tmp_path / "t.ipynb", tmp_path / f"{name}.ipynb")
+            for name in ("flaky", "broken", "dead")]
+    flaky, broken, dead_result = run_jobs(jobs, parallel=1, kernels="plain")
+    assert flaky.ok
+    assert broken.failure == in_cell
+    assert dead_result.failure == dead
+    assert calls.count("flaky") == 2 and calls.count("broken") == 1
+    assert calls.count("dead") == nb.KERNEL_START_ATTEMPTS
